@@ -1,0 +1,59 @@
+// Discovery documents, built from the resource table: what `kubectl api-resources` reads and
+// what every client uses to map a kind to its path.
+import { resources, apiVersionOf, groups, type ResourceType } from '../api/resources.ts';
+
+export const kubernetesVersion = { major: '1', minor: '31' };
+
+export function versionInfo() {
+  return {
+    ...kubernetesVersion,
+    gitVersion: `v${kubernetesVersion.major}.${kubernetesVersion.minor}.0-labkube`,
+    gitCommit: 'labkube', gitTreeState: 'clean', buildDate: '2026-11-23T00:00:00Z',
+    goVersion: `node${process.versions.node}`, compiler: 'tsx', platform: `${process.platform}/${process.arch}`,
+  };
+}
+
+const verbsFor = (r: ResourceType) => ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
+
+function subresourceEntry(r: ResourceType, sub: string) {
+  const kinds: Record<string, { kind: string; group?: string; version?: string; verbs: string[] }> = {
+    status: { kind: r.kind, verbs: ['get', 'patch', 'update'] },
+    scale: { kind: 'Scale', group: 'autoscaling', version: 'v1', verbs: ['get', 'patch', 'update'] },
+    binding: { kind: 'Binding', verbs: ['create'] },
+    log: { kind: 'Pod', verbs: ['get'] },
+  };
+  const k = kinds[sub]!;
+  return { name: `${r.plural}/${sub}`, singularName: '', namespaced: r.namespaced, kind: k.kind,
+    ...(k.group && { group: k.group, version: k.version }), verbs: k.verbs };
+}
+
+export function apiVersions(serverAddress: string) {
+  return { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress }] };
+}
+
+export function apiGroupList() {
+  return {
+    kind: 'APIGroupList', apiVersion: 'v1',
+    groups: groups.filter((g) => g !== '').map(apiGroup),
+  };
+}
+
+export function apiGroup(name: string) {
+  const version = resources.find((r) => r.group === name)!.version;
+  const gv = { groupVersion: `${name}/${version}`, version };
+  return { kind: 'APIGroup', apiVersion: 'v1', name, versions: [gv], preferredVersion: gv };
+}
+
+export function apiResourceList(group: string, version: string) {
+  const list = resources.filter((r) => r.group === group && r.version === version);
+  if (list.length === 0) return undefined;
+  return {
+    kind: 'APIResourceList', apiVersion: 'v1', groupVersion: apiVersionOf(list[0]!),
+    resources: list.flatMap((r) => [
+      { name: r.plural, singularName: r.singular, namespaced: r.namespaced, kind: r.kind, verbs: verbsFor(r),
+        ...(r.shortNames.length > 0 && { shortNames: r.shortNames }), ...(r.group === 'apps' && { categories: ['all'] }),
+        ...(r.kind === 'Pod' || r.kind === 'Service' ? { categories: ['all'] } : {}) },
+      ...r.subresources.map((sub) => subresourceEntry(r, sub)),
+    ]),
+  };
+}

@@ -1,0 +1,212 @@
+// The three patch formats kubectl and client libraries send:
+//  - JSON merge patch (RFC 7386): objects merge, lists replace, null deletes.
+//  - JSON patch (RFC 6902): a list of add/remove/replace/move/copy/test operations.
+//  - Strategic merge patch: a merge patch in which the lists Kubernetes marks with a merge key
+//    (containers by name, ports by containerPort, env by name, ...) merge item by item. This is
+//    what `kubectl apply` and `kubectl scale` send, with `$patch`, `$setElementOrder/` and
+//    `$deleteFromPrimitiveList/` directives.
+import { BadRequestError, ConflictError } from '../api/errors.ts';
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+type JsonObject = { [key: string]: Json };
+
+const isObject = (v: unknown): v is JsonObject => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+export function mergePatch(target: Json, patch: Json): Json {
+  if (!isObject(patch)) return patch;
+  const result: JsonObject = isObject(target) ? { ...target } : {};
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === null) delete result[key];
+    else result[key] = mergePatch(result[key] ?? null, value);
+  }
+  return result;
+}
+
+interface JsonPatchOp { op: string; path: string; value?: Json; from?: string }
+
+function parsePointer(pointer: string): string[] {
+  if (pointer === '') return [];
+  if (!pointer.startsWith('/')) throw new BadRequestError(`invalid JSON pointer "${pointer}"`);
+  return pointer.slice(1).split('/').map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+}
+
+function getAt(doc: Json, path: string[]): Json | undefined {
+  let cur: Json | undefined = doc;
+  for (const part of path) {
+    if (Array.isArray(cur)) cur = cur[Number(part)];
+    else if (isObject(cur)) cur = Object.prototype.hasOwnProperty.call(cur, part) ? cur[part] : undefined;
+    else return undefined;
+  }
+  return cur;
+}
+
+function parentOf(doc: Json, path: string[], op: string): { parent: JsonObject | Json[]; last: string } {
+  const parent = getAt(doc, path.slice(0, -1));
+  if (!isObject(parent) && !Array.isArray(parent)) {
+    throw new BadRequestError(`JSON patch ${op}: doc is missing path "/${path.join('/')}"`);
+  }
+  return { parent, last: path[path.length - 1]! };
+}
+
+function arrayIndex(arr: Json[], last: string, forInsert: boolean, path: string): number {
+  if (forInsert && last === '-') return arr.length;
+  const i = Number(last);
+  if (!/^\d+$/.test(last) || i > arr.length || (!forInsert && i === arr.length)) {
+    throw new BadRequestError(`JSON patch index out of range at "${path}"`);
+  }
+  return i;
+}
+
+export function jsonPatch(doc: Json, ops: unknown): Json {
+  if (!Array.isArray(ops)) throw new BadRequestError('a JSON patch must be a list of operations');
+  let result: Json = structuredClone(doc);
+  for (const raw of ops) {
+    if (!isObject(raw) || typeof raw.op !== 'string' || typeof raw.path !== 'string') {
+      throw new BadRequestError('each JSON patch operation needs "op" and "path"');
+    }
+    const op = raw as unknown as JsonPatchOp;
+    const path = parsePointer(op.path);
+    const add = (at: string[], value: Json) => {
+      if (at.length === 0) { result = value; return; }
+      const { parent, last } = parentOf(result, at, op.op);
+      if (Array.isArray(parent)) parent.splice(arrayIndex(parent, last, true, op.path), 0, value);
+      else parent[last] = value;
+    };
+    const remove = (at: string[]): Json => {
+      const { parent, last } = parentOf(result, at, op.op);
+      if (Array.isArray(parent)) return parent.splice(arrayIndex(parent, last, false, op.path), 1)[0]!;
+      if (!Object.prototype.hasOwnProperty.call(parent, last)) throw new BadRequestError(`unable to remove nonexistent key "${last}"`);
+      const old = parent[last]!;
+      delete parent[last];
+      return old;
+    };
+    switch (op.op) {
+      case 'add': add(path, structuredClone(op.value ?? null)); break;
+      case 'remove': remove(path); break;
+      case 'replace': remove(path); add(path, structuredClone(op.value ?? null)); break;
+      case 'move': add(path, remove(parsePointer(op.from ?? ''))); break;
+      case 'copy': {
+        const v = getAt(result, parsePointer(op.from ?? ''));
+        if (v === undefined) throw new BadRequestError(`copy from a missing path "${op.from}"`);
+        add(path, structuredClone(v));
+        break;
+      }
+      case 'test':
+        if (JSON.stringify(getAt(result, path)) !== JSON.stringify(op.value)) {
+          throw new ConflictError(`testing value ${op.path} failed`);
+        }
+        break;
+      default: throw new BadRequestError(`unknown JSON patch operation "${op.op}"`);
+    }
+  }
+  return result;
+}
+
+/**
+ * Merge keys of the list fields labkube knows, by the field's path with list indices removed.
+ * The longest matching suffix wins, so `spec.ports` of a Service (by `port`) and a container's
+ * `ports` (by `containerPort`) are told apart. Lists not named here are replaced, as upstream.
+ */
+const mergeKeys: [suffix: string, key: string][] = [
+  ['containers.ports', 'containerPort'],
+  ['initContainers.ports', 'containerPort'],
+  ['containers', 'name'],
+  ['initContainers', 'name'],
+  ['env', 'name'],
+  ['volumeMounts', 'mountPath'],
+  ['volumes', 'name'],
+  ['imagePullSecrets', 'name'],
+  ['spec.ports', 'port'],
+  ['conditions', 'type'],
+  ['addresses', 'type'],
+  ['taints', 'key'],
+  ['ownerReferences', 'uid'],
+];
+/** Lists of strings that merge as sets (patchStrategy merge on a primitive list). */
+const mergedPrimitiveLists = ['metadata.finalizers'];
+
+function mergeKeyFor(path: string): string | undefined {
+  return mergeKeys.find(([suffix]) => path === suffix || path.endsWith(`.${suffix}`))?.[1];
+}
+
+export function strategicMergePatch(target: Json, patch: Json, path = ''): Json {
+  if (!isObject(patch)) return patch;
+  if (patch.$patch === 'replace') {
+    const { $patch: _drop, ...rest } = patch;
+    return stripDirectives(rest);
+  }
+  if (patch.$patch === 'delete') return null;
+  const result: JsonObject = isObject(target) ? { ...target } : {};
+  const retainKeys = patch.$retainKeys;
+  for (const [key, value] of Object.entries(patch)) {
+    if (key === '$patch' || key === '$retainKeys' || key.startsWith('$setElementOrder/')) continue;
+    if (key.startsWith('$deleteFromPrimitiveList/')) {
+      const field = key.slice('$deleteFromPrimitiveList/'.length);
+      const drop = new Set((Array.isArray(value) ? value : []).map((v) => JSON.stringify(v)));
+      const cur = result[field];
+      if (Array.isArray(cur)) result[field] = cur.filter((v) => !drop.has(JSON.stringify(v)));
+      continue;
+    }
+    const child = path ? `${path}.${key}` : key;
+    if (value === null) { delete result[key]; continue; }
+    if (Array.isArray(value)) {
+      const mergeKey = mergeKeyFor(child);
+      const order = patch[`$setElementOrder/${key}`];
+      if (mergeKey) result[key] = mergeList(result[key], value, mergeKey, child, Array.isArray(order) ? order : undefined);
+      else if (mergedPrimitiveLists.includes(child)) {
+        const cur = Array.isArray(result[key]) ? (result[key] as Json[]) : [];
+        result[key] = [...cur, ...value.filter((v) => !cur.some((c) => JSON.stringify(c) === JSON.stringify(v)))];
+      } else result[key] = stripDirectives(value);
+      continue;
+    }
+    result[key] = strategicMergePatch(result[key] ?? null, value, child);
+    if (result[key] === null) delete result[key];
+  }
+  if (Array.isArray(retainKeys)) {
+    for (const key of Object.keys(result)) if (!retainKeys.includes(key)) delete result[key];
+  }
+  return result;
+}
+
+function mergeList(target: Json | undefined, patch: Json[], mergeKey: string, path: string, order?: Json[]): Json[] {
+  if (patch.some((item) => isObject(item) && item.$patch === 'replace')) {
+    return patch.filter((item) => !(isObject(item) && item.$patch === 'replace')).map(stripDirectives);
+  }
+  const result: Json[] = Array.isArray(target) ? [...target] : [];
+  const keyOf = (item: Json) => (isObject(item) ? JSON.stringify(item[mergeKey] ?? null) : JSON.stringify(item));
+  for (const item of patch) {
+    const i = result.findIndex((cur) => keyOf(cur) === keyOf(item));
+    if (isObject(item) && item.$patch === 'delete') {
+      if (i >= 0) result.splice(i, 1);
+    } else if (i >= 0) {
+      result[i] = strategicMergePatch(result[i]!, item, path);
+    } else {
+      result.push(stripDirectives(item));
+    }
+  }
+  if (order) {
+    // `$setElementOrder` lists the merge keys in the order the client wants them.
+    const rank = new Map(order.map((o, idx) => [keyOf(o), idx]));
+    result.sort((a, b) => (rank.get(keyOf(a)) ?? Infinity) - (rank.get(keyOf(b)) ?? Infinity));
+  }
+  return result;
+}
+
+function stripDirectives(value: Json): Json {
+  if (Array.isArray(value)) return value.map(stripDirectives);
+  if (!isObject(value)) return value;
+  const out: JsonObject = {};
+  for (const [k, v] of Object.entries(value)) if (!k.startsWith('$')) out[k] = stripDirectives(v);
+  return out;
+}
+
+export const patchTypes = {
+  'application/merge-patch+json': mergePatch,
+  'application/strategic-merge-patch+json': strategicMergePatch,
+  'application/json-patch+json': jsonPatch,
+} as const;
+export type PatchType = keyof typeof patchTypes;
+
+export function applyPatch(type: PatchType, doc: unknown, patch: unknown): unknown {
+  return patchTypes[type](doc as Json, patch as Json);
+}

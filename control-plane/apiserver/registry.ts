@@ -1,0 +1,398 @@
+// The REST semantics of every resource, on top of the store: what create, update, patch and
+// delete mean in Kubernetes (generateName, resourceVersion preconditions, generation, the status
+// subresource, graceful deletion, finalizers), plus the binding and scale subresources.
+// Every method is synchronous: the store is in-process, so a read-check-write cannot interleave.
+import { randomUUID } from 'node:crypto';
+import {
+  AlreadyExistsError, ApiError, BadRequestError, ConflictError, ForbiddenError, InvalidError, MethodNotAllowedError, NotFoundError,
+} from '../api/errors.ts';
+import { matchesFields, parseFieldSelector } from '../api/fields.ts';
+import { formatSelector, fromLabelSelector, matches, parseLabelSelector } from '../api/labels.ts';
+import type { KubeList, KubeObject, LabelSelector } from '../api/meta.ts';
+import { deepEqual, setCondition, timestamp } from '../api/objects.ts';
+import { apiVersionOf, resourceFor, systemNamespaces, type ResourceType } from '../api/resources.ts';
+import { applyDefaults, unknownFields, validate } from '../api/validation.ts';
+import type { Scale } from '../api/apps.ts';
+import type { Store } from '../store/types.ts';
+import { applyPatch, type PatchType } from './patch.ts';
+
+export interface WriteResult { object: KubeObject; warnings: string[] }
+
+export interface ListOptions { labelSelector?: string; fieldSelector?: string; limit?: number; continue?: string }
+
+export interface DeleteOptions {
+  gracePeriodSeconds?: number;
+  propagationPolicy?: 'Orphan' | 'Background' | 'Foreground';
+  preconditions?: { uid?: string; resourceVersion?: string };
+  dryRun?: boolean;
+}
+
+export interface WriteOptions { dryRun?: boolean }
+
+const namespaces = resourceFor('', 'namespaces')!;
+// Kubernetes' default grace period for a pod without terminationGracePeriodSeconds.
+const defaultPodGraceSeconds = 30;
+// Characters Kubernetes uses for generateName suffixes: no vowels, so no accidental words.
+const suffixAlphabet = 'bcdfghjklmnpqrstvwxz2456789';
+
+export const keyFor = (r: ResourceType, namespace: string | undefined, name: string): string =>
+  `${prefixFor(r, namespace)}${name}`;
+
+export const prefixFor = (r: ResourceType, namespace?: string): string =>
+  `/${r.group ? `${r.group}/` : ''}${r.plural}/${r.namespaced && namespace ? `${namespace}/` : ''}`;
+
+export class Registry {
+  constructor(readonly store: Store, private readonly clock: () => Date = () => new Date()) {}
+
+  get(r: ResourceType, namespace: string | undefined, name: string): KubeObject {
+    const obj = this.store.get(keyFor(r, namespace, name));
+    if (!obj) throw notFound(r, name);
+    return obj;
+  }
+
+  list(r: ResourceType, namespace: string | undefined, options: ListOptions = {}): KubeList {
+    const labels = parseLabelSelector(options.labelSelector);
+    const fields = parseFieldSelector(options.fieldSelector, r.kind);
+    const { items, revision } = this.store.list(prefixFor(r, namespace));
+    let selected = items.filter((o) => matches(labels, o.metadata.labels) && matchesFields(fields, o));
+    let next: string | undefined;
+    if (options.continue) {
+      const after = decodeContinue(options.continue);
+      selected = selected.filter((o) => keyFor(r, o.metadata.namespace, o.metadata.name!) > after);
+    }
+    if (options.limit && options.limit > 0 && selected.length > options.limit) {
+      selected = selected.slice(0, options.limit);
+      const last = selected[selected.length - 1]!;
+      next = Buffer.from(JSON.stringify({ k: keyFor(r, last.metadata.namespace, last.metadata.name!) })).toString('base64url');
+    }
+    return {
+      apiVersion: apiVersionOf(r), kind: `${r.kind}List`,
+      metadata: { resourceVersion: String(revision), ...(next && { continue: next }) },
+      items: selected,
+    };
+  }
+
+  create(r: ResourceType, namespace: string | undefined, body: unknown, options: WriteOptions = {}): WriteResult {
+    const obj = asObject(body, r);
+    const warnings = unknownFieldWarnings(r, obj);
+    this.placeInNamespace(r, obj, namespace, 'create');
+    const meta = obj.metadata;
+    if (!meta.name && meta.generateName) meta.name = this.generateName(r, namespace, meta.generateName);
+    applyDefaults(r, obj);
+    validate(r, obj);
+    const name = meta.name!;
+    const now = timestamp(this.clock());
+    obj.apiVersion = apiVersionOf(r);
+    obj.kind = r.kind;
+    obj.metadata = {
+      ...meta, uid: randomUUID(), creationTimestamp: now,
+      ...(r.hasSpec && { generation: 1 }),
+    };
+    delete obj.metadata.resourceVersion;
+    delete obj.metadata.deletionTimestamp;
+    delete obj.metadata.deletionGracePeriodSeconds;
+    initialStatus(r, obj, now);
+    if (options.dryRun) return { object: obj, warnings };
+    try {
+      return { object: this.store.create(keyFor(r, namespace, name), obj), warnings };
+    } catch (err) {
+      if (err instanceof AlreadyExistsError) throw alreadyExists(r, name);
+      throw err;
+    }
+  }
+
+  /** PUT: replaces the object (or, for a subresource, only its part), honouring resourceVersion. */
+  update(r: ResourceType, namespace: string | undefined, name: string, body: unknown, subresource?: string,
+    options: WriteOptions = {}): WriteResult {
+    const incoming = asObject(body, r);
+    if (incoming.metadata.name !== undefined && incoming.metadata.name !== name) {
+      throw new BadRequestError(`the name of the object (${incoming.metadata.name}) does not match the name on the URL (${name})`);
+    }
+    incoming.metadata.name = name;
+    const warnings = unknownFieldWarnings(r, incoming);
+    this.placeInNamespace(r, incoming, namespace, 'update');
+    const current = this.get(r, namespace, name);
+    const expected = incoming.metadata.resourceVersion;
+    if (expected !== undefined && expected !== '' && expected !== current.metadata.resourceVersion) throw conflict(r, name);
+    const next = mergeForUpdate(r, current, incoming, subresource);
+    return { object: this.commit(r, namespace, current, next, options), warnings };
+  }
+
+  patch(r: ResourceType, namespace: string | undefined, name: string, type: PatchType, patch: unknown,
+    subresource?: string, options: WriteOptions = {}): WriteResult {
+    const current = this.get(r, namespace, name);
+    if (subresource === 'scale') return { object: this.patchScale(r, current, type, patch, options), warnings: [] };
+    const patched = applyPatch(type, current, patch) as KubeObject;
+    const incoming = asObject(patched, r);
+    if (incoming.metadata.name !== name) throw new BadRequestError('a patch may not change metadata.name');
+    const expected = incoming.metadata.resourceVersion;
+    if (expected !== undefined && expected !== current.metadata.resourceVersion) throw conflict(r, name);
+    const next = mergeForUpdate(r, current, incoming, subresource);
+    return { object: this.commit(r, namespace, current, next, options), warnings: unknownFieldWarnings(r, incoming) };
+  }
+
+  /**
+   * DELETE. Objects with finalizers, and pods running on a node, get a deletionTimestamp and stay
+   * until their finalizers are gone (or the node's agent confirms the pod stopped).
+   */
+  delete(r: ResourceType, namespace: string | undefined, name: string, options: DeleteOptions = {}): { object: KubeObject; pending: boolean } {
+    const key = keyFor(r, namespace, name);
+    const current = this.get(r, namespace, name);
+    const pre = options.preconditions;
+    if (pre?.uid && pre.uid !== current.metadata.uid) {
+      throw new ConflictError(`Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${current.metadata.uid}`);
+    }
+    if (pre?.resourceVersion && pre.resourceVersion !== current.metadata.resourceVersion) {
+      throw new ConflictError(`Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${current.metadata.resourceVersion}`);
+    }
+    if (r.kind === 'Namespace' && (systemNamespaces as readonly string[]).includes(name)) {
+      throw new ForbiddenError(`namespaces "${name}" is forbidden: this namespace may not be deleted`);
+    }
+    const next = structuredClone(current);
+    const finalizers = new Set(next.metadata.finalizers ?? []);
+    if (options.propagationPolicy === 'Orphan') finalizers.add('orphan');
+    if (options.propagationPolicy === 'Foreground') finalizers.add('foregroundDeletion');
+    if (finalizers.size > 0) next.metadata.finalizers = [...finalizers];
+    const grace = this.gracePeriod(r, current, options.gracePeriodSeconds);
+    const now = this.clock();
+    if (!next.metadata.deletionTimestamp || grace < (current.metadata.deletionGracePeriodSeconds ?? Infinity)) {
+      next.metadata.deletionTimestamp = timestamp(new Date(now.getTime() + grace * 1000));
+      next.metadata.deletionGracePeriodSeconds = grace;
+    }
+    if (r.kind === 'Namespace') next.status = { ...(next.status as object), phase: 'Terminating' };
+    const waiting = (next.metadata.finalizers?.length ?? 0) > 0 || grace > 0 || namespaceFinalizers(next).length > 0;
+    if (options.dryRun) return { object: next, pending: waiting };
+    if (waiting) return { object: this.store.update(key, next, revisionOf(current)), pending: true };
+    return { object: this.store.delete(key, revisionOf(current)), pending: false };
+  }
+
+  deleteCollection(r: ResourceType, namespace: string | undefined, list: ListOptions, options: DeleteOptions): KubeList {
+    const items = this.list(r, namespace, list).items.map((o) => this.delete(r, o.metadata.namespace, o.metadata.name!, options).object);
+    return { apiVersion: apiVersionOf(r), kind: `${r.kind}List`, metadata: { resourceVersion: String(this.store.revision()) }, items };
+  }
+
+  /** POST pods/NAME/binding: the scheduler's one way to set spec.nodeName. */
+  bind(namespace: string, name: string, body: unknown): KubeObject {
+    const pods = resourceFor('', 'pods')!;
+    const target = (body as { target?: { name?: unknown } } | null)?.target?.name;
+    if (typeof target !== 'string' || target === '') {
+      throw new InvalidError('Binding', name, [{ reason: 'FieldValueRequired', message: 'Required value', field: 'target.name' }]);
+    }
+    const current = this.get(pods, namespace, name);
+    const spec = current.spec as { nodeName?: string };
+    if (spec.nodeName) throw new ConflictError(`Operation cannot be fulfilled on pods/binding "${name}": pod ${name} is already assigned to node "${spec.nodeName}"`);
+    if (current.metadata.deletionTimestamp) throw new ConflictError(`Operation cannot be fulfilled on pods/binding "${name}": pod ${name} is being deleted`);
+    const next = structuredClone(current);
+    (next.spec as { nodeName?: string }).nodeName = target;
+    const status = (next.status ?? {}) as { conditions?: Parameters<typeof setCondition>[0] };
+    status.conditions = setCondition(status.conditions, { type: 'PodScheduled', status: 'True' }, timestamp(this.clock()));
+    next.status = status;
+    return this.store.update(keyFor(pods, namespace, name), next, revisionOf(current));
+  }
+
+  getScale(r: ResourceType, namespace: string, name: string): Scale {
+    return toScale(this.get(r, namespace, name));
+  }
+
+  updateScale(r: ResourceType, namespace: string, name: string, body: unknown, options: WriteOptions = {}): Scale {
+    const current = this.get(r, namespace, name);
+    return toScale(this.setReplicas(r, current, body, options));
+  }
+
+  private patchScale(r: ResourceType, current: KubeObject, type: PatchType, patch: unknown, options: WriteOptions): KubeObject {
+    const scale = applyPatch(type, toScale(current), patch);
+    return toScale(this.setReplicas(r, current, scale, options)) as unknown as KubeObject;
+  }
+
+  private setReplicas(r: ResourceType, current: KubeObject, body: unknown, options: WriteOptions): KubeObject {
+    const scale = body as Partial<Scale> | null;
+    const replicas = scale?.spec?.replicas;
+    if (typeof replicas !== 'number' || !Number.isInteger(replicas) || replicas < 0) {
+      throw new InvalidError('Scale', current.metadata.name!, [{ reason: 'FieldValueInvalid', message: 'Invalid value: must be a non-negative integer', field: 'spec.replicas' }]);
+    }
+    const rv = scale?.metadata?.resourceVersion;
+    if (rv && rv !== current.metadata.resourceVersion) throw conflict(r, current.metadata.name!);
+    const next = structuredClone(current);
+    (next.spec as { replicas?: number }).replicas = replicas;
+    return this.commit(r, current.metadata.namespace, current, mergeForUpdate(r, current, next, undefined), options);
+  }
+
+  /** Writes `next` over `current` unless nothing changed; removes it once it is fully finalized. */
+  private commit(r: ResourceType, namespace: string | undefined, current: KubeObject, next: KubeObject, options: WriteOptions): KubeObject {
+    applyDefaults(r, next);
+    validate(r, next);
+    if (r.hasSpec && !deepEqual(current.spec, next.spec)) next.metadata.generation = (current.metadata.generation ?? 1) + 1;
+    const key = keyFor(r, namespace, current.metadata.name!);
+    const unchanged = deepEqual({ ...next, metadata: { ...next.metadata, resourceVersion: undefined } },
+      { ...current, metadata: { ...current.metadata, resourceVersion: undefined } });
+    if (unchanged || options.dryRun) return unchanged ? current : next;
+    if (readyToRemove(next)) return this.store.delete(key, revisionOf(current));
+    return this.store.update(key, next, revisionOf(current));
+  }
+
+  private gracePeriod(r: ResourceType, obj: KubeObject, requested?: number): number {
+    if (r.kind !== 'Pod') return 0;
+    const spec = obj.spec as { nodeName?: string; terminationGracePeriodSeconds?: number };
+    const phase = (obj.status as { phase?: string } | undefined)?.phase;
+    // A pod that never reached a node, or already finished, has nothing to stop: delete it now.
+    if (!spec.nodeName || phase === 'Succeeded' || phase === 'Failed') return 0;
+    return Math.max(0, requested ?? spec.terminationGracePeriodSeconds ?? defaultPodGraceSeconds);
+  }
+
+  private placeInNamespace(r: ResourceType, obj: KubeObject, namespace: string | undefined, verb: 'create' | 'update'): void {
+    if (!r.namespaced) {
+      delete obj.metadata.namespace;
+      return;
+    }
+    if (!namespace) throw new BadRequestError(`${r.plural} must be ${verb}d in a namespace`);
+    if (obj.metadata.namespace !== undefined && obj.metadata.namespace !== namespace) {
+      throw new BadRequestError('the namespace of the provided object does not match the namespace sent on the request');
+    }
+    obj.metadata.namespace = namespace;
+    if (verb !== 'create') return;
+    const ns = this.store.get(keyFor(namespaces, undefined, namespace));
+    if (!ns) throw notFound(namespaces, namespace);
+    if (ns.metadata.deletionTimestamp) {
+      throw new ForbiddenError(`${r.plural} "${obj.metadata.name ?? obj.metadata.generateName ?? ''}" is forbidden: unable to create new content in namespace ${namespace} because it is being terminated`);
+    }
+  }
+
+  private generateName(r: ResourceType, namespace: string | undefined, base: string): string {
+    // Kubernetes truncates the base so the name stays within 63 characters, then adds 5 random ones.
+    const prefix = base.slice(0, 58);
+    for (let attempt = 0; attempt < 10; attempt++) {
+      let suffix = '';
+      for (let i = 0; i < 5; i++) suffix += suffixAlphabet[Math.floor(Math.random() * suffixAlphabet.length)];
+      if (!this.store.get(keyFor(r, namespace, prefix + suffix))) return prefix + suffix;
+    }
+    throw alreadyExists(r, `${prefix}*`);
+  }
+}
+
+const revisionOf = (obj: KubeObject) => Number(obj.metadata.resourceVersion);
+
+function notFound(r: ResourceType, name: string): NotFoundError {
+  return new NotFoundError(`${qualified(r)} "${name}" not found`, { name, group: r.group, kind: r.plural });
+}
+function alreadyExists(r: ResourceType, name: string): ApiError {
+  return new AlreadyExistsError(`${qualified(r)} "${name}" already exists`, { name, group: r.group, kind: r.plural });
+}
+function conflict(r: ResourceType, name: string): ConflictError {
+  return new ConflictError(`Operation cannot be fulfilled on ${qualified(r)} "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+    { name, group: r.group, kind: r.plural });
+}
+const qualified = (r: ResourceType) => (r.group ? `${r.plural}.${r.group}` : r.plural);
+
+function asObject(body: unknown, r: ResourceType): KubeObject {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new BadRequestError(`the body of the request must be a ${r.kind} object`);
+  }
+  const obj = structuredClone(body) as KubeObject;
+  if (obj.metadata === undefined) obj.metadata = {};
+  if (obj.metadata === null || typeof obj.metadata !== 'object' || Array.isArray(obj.metadata)) {
+    throw new InvalidError(r.kind, '', [{ reason: 'FieldValueInvalid', message: 'Invalid value: must be an object', field: 'metadata' }]);
+  }
+  return obj;
+}
+
+function unknownFieldWarnings(r: ResourceType, obj: KubeObject): string[] {
+  return unknownFields(r.schema, obj).map((field) => `unknown field "${field}"`);
+}
+
+/** The status a new object starts with, as each kind's Kubernetes strategy sets it. */
+function initialStatus(r: ResourceType, obj: KubeObject, now: string): void {
+  switch (r.kind) {
+    case 'Pod': {
+      const nodeName = (obj.spec as { nodeName?: string }).nodeName;
+      obj.status = { phase: 'Pending', qosClass: qosClass(obj),
+        ...(nodeName && { conditions: [{ type: 'PodScheduled', status: 'True', lastTransitionTime: now }] }) };
+      break;
+    }
+    case 'Namespace':
+      obj.spec = { finalizers: ['kubernetes'] };
+      obj.status = { phase: 'Active' };
+      break;
+    case 'Node': break; // an agent registers its Node with the status it measured
+    default:
+      if (r.subresources.includes('status')) obj.status = {};
+  }
+}
+
+function qosClass(pod: KubeObject): string {
+  const containers = (pod.spec as { containers: { resources?: { limits?: Record<string, unknown>; requests?: Record<string, unknown> } }[] }).containers;
+  const all = containers.map((c) => c.resources ?? {});
+  if (all.every((res) => !res.limits && !res.requests)) return 'BestEffort';
+  const guaranteed = all.every((res) => res.limits?.cpu !== undefined && res.limits?.memory !== undefined &&
+    (res.requests?.cpu ?? res.limits.cpu) === res.limits.cpu && (res.requests?.memory ?? res.limits.memory) === res.limits.memory);
+  return guaranteed ? 'Guaranteed' : 'Burstable';
+}
+
+/**
+ * What a write may change. A main-resource write keeps the status (that is the status
+ * subresource's job) and the fields the server owns; a status write changes only the status;
+ * `finalize` changes only a namespace's spec.finalizers.
+ */
+function mergeForUpdate(r: ResourceType, current: KubeObject, incoming: KubeObject, subresource: string | undefined): KubeObject {
+  if (subresource && subresource !== 'status' && subresource !== 'finalize') {
+    throw new MethodNotAllowedError(`the ${subresource} subresource of ${r.plural} cannot be written this way`);
+  }
+  if (subresource === 'status') return { ...structuredClone(current), status: incoming.status };
+  if (subresource === 'finalize') {
+    return { ...structuredClone(current), spec: { ...(current.spec as object), finalizers: (incoming.spec as { finalizers?: string[] } | undefined)?.finalizers ?? [] } };
+  }
+  const keep = current.metadata;
+  const next: KubeObject = {
+    ...incoming,
+    apiVersion: current.apiVersion,
+    kind: current.kind,
+    metadata: {
+      ...incoming.metadata,
+      namespace: keep.namespace, uid: keep.uid, creationTimestamp: keep.creationTimestamp,
+      resourceVersion: keep.resourceVersion, generation: keep.generation,
+      deletionTimestamp: keep.deletionTimestamp, deletionGracePeriodSeconds: keep.deletionGracePeriodSeconds,
+    },
+  };
+  for (const k of ['namespace', 'deletionTimestamp', 'deletionGracePeriodSeconds', 'generation'] as const) {
+    if (next.metadata[k] === undefined) delete next.metadata[k];
+  }
+  if (r.subresources.includes('status')) next.status = current.status;
+  if (r.kind === 'Namespace') next.spec = current.spec;
+  if (r.kind === 'Pod') {
+    const was = (current.spec as { nodeName?: string }).nodeName;
+    const now = (next.spec as { nodeName?: string } | undefined)?.nodeName;
+    if (was && now !== was) {
+      throw new InvalidError('Pod', current.metadata.name!, [{ reason: 'FieldValueForbidden', message: 'Forbidden: pod updates may not change spec.nodeName', field: 'spec.nodeName' }]);
+    }
+  }
+  return next;
+}
+
+const namespaceFinalizers = (obj: KubeObject): string[] =>
+  (obj.kind === 'Namespace' ? (obj.spec as { finalizers?: string[] } | undefined)?.finalizers ?? [] : []);
+
+/** Deleted, no finalizers left, and (for a pod) its node has confirmed it stopped. */
+function readyToRemove(obj: KubeObject): boolean {
+  const meta = obj.metadata;
+  if (!meta.deletionTimestamp || (meta.finalizers?.length ?? 0) > 0 || namespaceFinalizers(obj).length > 0) return false;
+  return obj.kind !== 'Pod' || meta.deletionGracePeriodSeconds === 0;
+}
+
+function toScale(obj: KubeObject): Scale {
+  const spec = obj.spec as { replicas?: number; selector?: LabelSelector };
+  const status = obj.status as { replicas?: number } | undefined;
+  return {
+    apiVersion: 'autoscaling/v1', kind: 'Scale',
+    metadata: { name: obj.metadata.name!, namespace: obj.metadata.namespace!, uid: obj.metadata.uid, resourceVersion: obj.metadata.resourceVersion, creationTimestamp: obj.metadata.creationTimestamp },
+    spec: { replicas: spec.replicas ?? 1 },
+    status: { replicas: status?.replicas ?? 0, selector: formatSelector(fromLabelSelector(spec.selector)) },
+  };
+}
+
+function decodeContinue(token: string): string {
+  try {
+    const { k } = JSON.parse(Buffer.from(token, 'base64url').toString()) as { k?: unknown };
+    if (typeof k === 'string') return k;
+  } catch { /* fall through to the error below: a malformed token is the client's mistake */ }
+  throw new BadRequestError('invalid continue token');
+}
+

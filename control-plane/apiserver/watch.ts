@@ -1,0 +1,121 @@
+// `?watch=1`: a stream of newline-delimited JSON events, with Kubernetes' semantics.
+//  - No resourceVersion (or "0"): ADDED for every current object, then every later change.
+//  - resourceVersion N: every change after N, replayed from the store's history.
+//  - A compacted N: one ERROR event carrying a 410 Status, then the stream ends.
+//  - With a label or field selector, an object that starts matching arrives as ADDED and one
+//    that stops matching as DELETED, so a client's cache stays exactly the selected set.
+import type { ServerResponse } from 'node:http';
+import { ApiError } from '../api/errors.ts';
+import { matchesFields, type FieldSelector } from '../api/fields.ts';
+import { matches, type Selector } from '../api/labels.ts';
+import type { KubeObject, WatchEvent } from '../api/meta.ts';
+import { apiVersionOf, type ResourceType } from '../api/resources.ts';
+import type { StoreEvent } from '../store/types.ts';
+import { prefixFor, type Registry } from './registry.ts';
+
+export interface WatchRequest {
+  resource: ResourceType;
+  namespace?: string;
+  resourceVersion?: string;
+  labels: Selector;
+  fields: FieldSelector;
+  timeoutSeconds?: number;
+  allowBookmarks: boolean;
+}
+
+export interface WatchSettings {
+  /** How often to send a BOOKMARK to clients that allow them. */
+  bookmarkIntervalMs: number;
+  /** The longest a watch stays open without a timeoutSeconds; clients reconnect from their last revision. */
+  maxTimeoutSeconds: number;
+  /** A slow client whose unsent events exceed this is disconnected (it resumes from its revision). */
+  maxBufferedBytes: number;
+  /** Turns each event into the line sent to the client (tables for kubectl, JSON otherwise). */
+  encode?: (event: WatchEvent) => unknown;
+}
+
+// A store event fans out to every watcher of its kind: serialise it once, not once per watcher.
+const encoded = new WeakMap<StoreEvent, Map<string, string>>();
+
+export function serveWatch(registry: Registry, req: WatchRequest, res: ServerResponse, settings: WatchSettings,
+  onClose: () => void): void {
+  const { resource } = req;
+  const selected = (obj: KubeObject | undefined) =>
+    obj !== undefined && matches(req.labels, obj.metadata.labels) && matchesFields(req.fields, obj);
+  res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', 'Transfer-Encoding': 'chunked' });
+  res.flushHeaders();
+
+  let closed = false;
+  let lastRevision = 0;
+  const timers: NodeJS.Timeout[] = [];
+  let unsubscribe: () => void = () => {};
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    unsubscribe();
+    timers.forEach((t) => clearTimeout(t));
+    res.end();
+    onClose();
+  };
+  res.on('close', close);
+
+  const send = (line: string) => {
+    if (closed) return;
+    res.write(line);
+    if (res.writableLength > settings.maxBufferedBytes) close();
+  };
+  const sendEvent = (event: WatchEvent, cacheKey?: StoreEvent) => {
+    if (!cacheKey) { send(JSON.stringify(settings.encode ? settings.encode(event) : event) + '\n'); return; }
+    let lines = encoded.get(cacheKey);
+    if (!lines) { lines = new Map(); encoded.set(cacheKey, lines); }
+    let line = lines.get(event.type);
+    if (line === undefined) {
+      line = JSON.stringify(settings.encode ? settings.encode(event) : event) + '\n';
+      lines.set(event.type, line);
+    }
+    send(line);
+  };
+
+  const onStoreEvent = (e: StoreEvent) => {
+    lastRevision = e.revision;
+    const now = selected(e.object);
+    const before = selected(e.prev);
+    if (e.type === 'ADDED') { if (now) sendEvent({ type: 'ADDED', object: e.object }, e); return; }
+    if (e.type === 'DELETED') { if (now || before) sendEvent({ type: 'DELETED', object: e.object }, e); return; }
+    if (now && before) sendEvent({ type: 'MODIFIED', object: e.object }, e);
+    else if (now) sendEvent({ type: 'ADDED', object: e.object }, e);
+    else if (before) sendEvent({ type: 'DELETED', object: e.object }, e);
+  };
+
+  const rv = req.resourceVersion;
+  const prefix = prefixFor(resource, req.namespace);
+  try {
+    if (rv === undefined || rv === '' || rv === '0') {
+      const list = registry.store.list(prefix);
+      for (const obj of list.items) if (selected(obj)) sendEvent({ type: 'ADDED', object: obj });
+      lastRevision = list.revision;
+      unsubscribe = registry.store.watch(prefix, list.revision, onStoreEvent);
+    } else {
+      lastRevision = Number(rv);
+      unsubscribe = registry.store.watch(prefix, Number(rv), onStoreEvent);
+    }
+  } catch (err) {
+    if (err instanceof ApiError) {
+      sendEvent({ type: 'ERROR', object: err.toStatus() as unknown as KubeObject });
+      close();
+      return;
+    }
+    close();
+    throw err;
+  }
+
+  const timeout = Math.min(req.timeoutSeconds ?? settings.maxTimeoutSeconds, settings.maxTimeoutSeconds);
+  timers.push(setTimeout(close, timeout * 1000));
+  if (req.allowBookmarks) {
+    const bookmark = () => {
+      sendEvent({ type: 'BOOKMARK', object: { apiVersion: apiVersionOf(resource), kind: resource.kind, metadata: { resourceVersion: String(Math.max(lastRevision, registry.store.revision(prefix))) } } });
+      timers[1] = setTimeout(bookmark, settings.bookmarkIntervalMs);
+    };
+    timers[1] = setTimeout(bookmark, settings.bookmarkIntervalMs);
+  }
+}

@@ -1,0 +1,45 @@
+// The `labkube` command: `labkube server` runs the control plane. main only parses flags and
+// starts things; everything it starts is a module with its own tests.
+import { Command, InvalidArgumentError } from 'commander';
+import { pino } from 'pino';
+import { startServer } from './server.ts';
+
+function hostPort(value: string): { host: string; port: number } {
+  const m = /^(.*):(\d+)$/.exec(value);
+  if (!m || Number(m[2]) > 65535) throw new InvalidArgumentError('expected HOST:PORT, for example 0.0.0.0:6443');
+  return { host: m[1]!.replace(/^\[|\]$/g, '') || '0.0.0.0', port: Number(m[2]) };
+}
+
+function positiveInt(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) <= 0) throw new InvalidArgumentError('expected a positive whole number');
+  return Number(value);
+}
+
+const program = new Command('labkube').description('A small Kubernetes for hardware labs').showHelpAfterError();
+
+program.command('server')
+  .description('run the control plane: store, API server and controllers')
+  .option('--data-dir <dir>', 'where the database, tokens and kubeconfig live', './.labkube')
+  .option('--listen <host:port>', 'address to serve the API on', hostPort, { host: '0.0.0.0', port: 6443 })
+  .option('--tls-san <name>', 'extra name or address for the serving certificate (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
+  .option('--history-revisions <n>', 'watch history kept, in revisions', positiveInt, 10_000)
+  .option('--history-age <seconds>', 'watch history kept, in seconds', positiveInt, 300)
+  .action(async (opts: { dataDir: string; listen: { host: string; port: number }; tlsSan: string[]; historyRevisions: number; historyAge: number }) => {
+    const logger = pino({ name: 'labkube-server' });
+    const server = await startServer({
+      dataDir: opts.dataDir, host: opts.listen.host, port: opts.listen.port, logger, tlsSans: opts.tlsSan,
+      historyRevisions: opts.historyRevisions, historyAgeMs: opts.historyAge * 1000,
+    });
+    const stop = async (signal: string) => {
+      logger.info({ signal }, 'shutting down');
+      await server.close();
+      process.exit(0);
+    };
+    process.once('SIGTERM', () => void stop('SIGTERM'));
+    process.once('SIGINT', () => void stop('SIGINT'));
+  });
+
+program.parseAsync().catch((err: unknown) => {
+  process.stderr.write(`labkube: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,64 @@
+// `labkube server`: the control plane in one process: the store and the API server, and
+// (through the same HTTPS API any other client uses) the controllers.
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { buildApiServer } from './apiserver/app.ts';
+import { prepareDataDir, writeKubeconfig } from './apiserver/bootstrap.ts';
+import { ensureServingCerts, localNames } from './apiserver/certs.ts';
+import { startControllers } from './controllers/index.ts';
+import { MemoryStore } from './store/memory.ts';
+import { RoutedStore } from './store/routed.ts';
+import { SqliteStore } from './store/sqlite.ts';
+
+export interface ServerOptions {
+  dataDir: string;
+  host: string;
+  /** 0 picks a free port (tests). */
+  port: number;
+  logger: Logger;
+  /** Extra names and addresses for the serving certificate (a DNS name, a router's forwarded IP). */
+  tlsSans?: string[];
+  historyRevisions?: number;
+  historyAgeMs?: number;
+}
+
+export interface RunningServer {
+  app: FastifyInstance;
+  url: string;
+  kubeconfigPath: string;
+  caPem: string;
+  adminToken: string;
+  joinToken: string;
+  close(): Promise<void>;
+}
+
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const data = prepareDataDir(options.dataDir);
+  const certs = await ensureServingCerts(options.dataDir, localNames([...(options.tlsSans ?? []), options.host]));
+  const disk = new SqliteStore({
+    path: data.databasePath,
+    ...(options.historyRevisions !== undefined && { historyRevisions: options.historyRevisions }),
+    ...(options.historyAgeMs !== undefined && { historyAgeMs: options.historyAgeMs }),
+  });
+  const store = new RoutedStore(disk, new MemoryStore(), ['/coordination.k8s.io/leases/']);
+  const app = await buildApiServer({
+    store, adminToken: data.adminToken, joinToken: data.joinToken, logger: options.logger,
+    tls: { cert: certs.certPem, key: certs.keyPem },
+  });
+  await app.listen({ host: options.host, port: options.port, listenTextResolver: (address) => `API server listening at ${address.replace(/^http:/, 'https:')}` });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : options.port;
+  const localHost = options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host;
+  const url = `https://${localHost.includes(':') ? `[${localHost}]` : localHost}:${port}`;
+  writeKubeconfig(data, url, certs.caPem);
+  const controllers = startControllers({ server: url, token: data.adminToken, ca: certs.caPem, logger: options.logger });
+  options.logger.info({ url, dataDir: options.dataDir, kubeconfig: data.kubeconfigPath }, 'control plane listening');
+  return {
+    app, url, kubeconfigPath: data.kubeconfigPath, caPem: certs.caPem, adminToken: data.adminToken, joinToken: data.joinToken,
+    async close() {
+      await controllers.stop();
+      await app.close();
+      store.close();
+    },
+  };
+}

@@ -1,0 +1,192 @@
+// The embedded store: SQLite in WAL mode with a revision log, as k3s's kine keeps etcd's model in
+// a SQL table. `log` holds every write (the watch history); `current` holds the latest object per
+// key (what get and list read). Each write is one transaction, committed with synchronous=FULL
+// before the call returns, so an acknowledged write survives kill -9 and power loss alike.
+import Database from 'better-sqlite3';
+import { AlreadyExistsError, ConflictError, GoneError, NotFoundError } from '../api/errors.ts';
+import type { KubeObject } from '../api/meta.ts';
+import { WatcherSet, type ListResult, type Store, type StoreEvent, type StoreEventType, type Unsubscribe } from './types.ts';
+
+export interface SqliteStoreOptions {
+  path: string;
+  /** Keep at least this many revisions of history for watches to resume from. */
+  historyRevisions?: number;
+  /** ...and at most this old (ms), so an idle lab does not keep history forever. */
+  historyAgeMs?: number;
+  /** How often to compact (ms); 0 disables the timer (tests compact by hand). */
+  compactIntervalMs?: number;
+  now?: () => number;
+}
+
+// 10,000 revisions is a few minutes of a busy lab: enough for a watcher that reconnects after a
+// network blip to resume instead of relisting.
+const defaultHistoryRevisions = 10_000;
+// Kubernetes' API server compacts etcd every 5 minutes; the same age bounds history here.
+const defaultHistoryAgeMs = 5 * 60_000;
+const defaultCompactIntervalMs = 60_000;
+
+const typeCode: Record<StoreEventType, number> = { ADDED: 0, MODIFIED: 1, DELETED: 2 };
+const typeName: StoreEventType[] = ['ADDED', 'MODIFIED', 'DELETED'];
+
+interface LogRow { revision: number; key: string; type: number; prev_revision: number; value: string }
+
+export class SqliteStore implements Store {
+  private readonly db: Database.Database;
+  private readonly watchers = new WatcherSet();
+  private readonly now: () => number;
+  private readonly historyRevisions: number;
+  private readonly historyAgeMs: number;
+  private readonly timer?: NodeJS.Timeout;
+  private rev: number;
+  private compactRev: number;
+  private readonly stmt;
+
+  constructor(options: SqliteStoreOptions) {
+    this.now = options.now ?? Date.now;
+    this.historyRevisions = options.historyRevisions ?? defaultHistoryRevisions;
+    this.historyAgeMs = options.historyAgeMs ?? defaultHistoryAgeMs;
+    this.db = new Database(options.path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS log (
+        revision INTEGER PRIMARY KEY AUTOINCREMENT,
+        key TEXT NOT NULL,
+        type INTEGER NOT NULL,
+        prev_revision INTEGER NOT NULL,
+        value TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS log_key ON log (key, revision);
+      CREATE TABLE IF NOT EXISTS current (key TEXT PRIMARY KEY, revision INTEGER NOT NULL, value TEXT NOT NULL) WITHOUT ROWID;
+      CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+    `);
+    this.stmt = {
+      get: this.db.prepare<[string], { revision: number; value: string }>('SELECT revision, value FROM current WHERE key = ?'),
+      list: this.db.prepare<[string, string], { value: string }>('SELECT value FROM current WHERE key >= ? AND key < ? ORDER BY key'),
+      insertLog: this.db.prepare('INSERT INTO log (key, type, prev_revision, value, created_at) VALUES (?, ?, ?, ?, ?)'),
+      upsert: this.db.prepare('INSERT INTO current (key, revision, value) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET revision = excluded.revision, value = excluded.value'),
+      remove: this.db.prepare('DELETE FROM current WHERE key = ?'),
+      history: this.db.prepare<[number, string, string], LogRow>('SELECT revision, key, type, prev_revision, value FROM log WHERE revision > ? AND key >= ? AND key < ? ORDER BY revision'),
+      valueAt: this.db.prepare<[number], { value: string }>('SELECT value FROM log WHERE revision = ?'),
+      maxRevision: this.db.prepare<[], { r: number | null }>("SELECT max(seq) AS r FROM sqlite_sequence WHERE name = 'log'"),
+      compactRevision: this.db.prepare<[], { value: number }>("SELECT value FROM meta WHERE name = 'compact_revision'"),
+      setCompactRevision: this.db.prepare("INSERT INTO meta (name, value) VALUES ('compact_revision', ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value"),
+      firstRevisionSince: this.db.prepare<[number], { r: number | null }>('SELECT min(revision) AS r FROM log WHERE created_at >= ?'),
+      compact: this.db.prepare(`DELETE FROM log WHERE revision < @c AND (type = 2 OR revision <
+        (SELECT max(l2.revision) FROM log l2 WHERE l2.key = log.key AND l2.revision <= @c))`),
+    };
+    this.rev = this.stmt.maxRevision.get()?.r ?? 0;
+    this.compactRev = this.stmt.compactRevision.get()?.value ?? 0;
+    const interval = options.compactIntervalMs ?? defaultCompactIntervalMs;
+    if (interval > 0) {
+      this.timer = setInterval(() => this.compact(), interval);
+      this.timer.unref();
+    }
+  }
+
+  get(key: string): KubeObject | undefined {
+    const row = this.stmt.get.get(key);
+    return row ? (JSON.parse(row.value) as KubeObject) : undefined;
+  }
+
+  list(prefix: string): ListResult {
+    const items = this.stmt.list.all(prefix, prefixEnd(prefix)).map((r) => JSON.parse(r.value) as KubeObject);
+    return { items, revision: this.rev };
+  }
+
+  create(key: string, obj: KubeObject): KubeObject {
+    if (this.stmt.get.get(key)) throw new AlreadyExistsError();
+    return this.write('ADDED', key, obj, 0);
+  }
+
+  update(key: string, obj: KubeObject, expectedRevision?: number): KubeObject {
+    const prev = this.currentOrThrow(key, expectedRevision);
+    return this.write('MODIFIED', key, obj, prev.revision, prev.value);
+  }
+
+  delete(key: string, expectedRevision?: number): KubeObject {
+    const prev = this.currentOrThrow(key, expectedRevision);
+    return this.write('DELETED', key, JSON.parse(prev.value) as KubeObject, prev.revision, prev.value);
+  }
+
+  watch(prefix: string, afterRevision: number | undefined, onEvent: (event: StoreEvent) => void): Unsubscribe {
+    if (afterRevision !== undefined) {
+      if (afterRevision < this.compactRev) throw new GoneError(`too old resource version: ${afterRevision} (${this.compactRev})`);
+      // Replay and subscribe in one synchronous step: no write can fall between them.
+      for (const row of this.stmt.history.iterate(afterRevision, prefix, prefixEnd(prefix))) {
+        onEvent(this.eventFromRow(row));
+      }
+    }
+    return this.watchers.add(prefix, onEvent);
+  }
+
+  revision(): number { return this.rev; }
+  compactedRevision(): number { return this.compactRev; }
+  get watcherCount(): number { return this.watchers.size; }
+
+  /**
+   * Drops history older than both bounds allow. A key's latest write before the compaction point
+   * is kept (it is the `prev` of the next write); tombstones before it go entirely.
+   */
+  compact(): number {
+    const byCount = this.rev - this.historyRevisions;
+    const byAge = (this.stmt.firstRevisionSince.get(this.now() - this.historyAgeMs)?.r ?? this.rev + 1) - 1;
+    const target = Math.min(this.rev, Math.max(byCount, byAge));
+    if (target <= this.compactRev) return this.compactRev;
+    this.db.transaction(() => {
+      this.stmt.compact.run({ c: target });
+      this.stmt.setCompactRevision.run(target);
+    })();
+    this.compactRev = target;
+    return target;
+  }
+
+  close(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.db.close();
+  }
+
+  private currentOrThrow(key: string, expectedRevision?: number): { revision: number; value: string } {
+    const row = this.stmt.get.get(key);
+    if (!row) throw new NotFoundError();
+    if (expectedRevision !== undefined && expectedRevision !== row.revision) throw new ConflictError();
+    return row;
+  }
+
+  private write(type: StoreEventType, key: string, obj: KubeObject, prevRevision: number, prevValue?: string): KubeObject {
+    // The revision is only known inside the transaction, and it is part of the stored JSON.
+    const written = this.db.transaction(() => {
+      const revision = this.rev + 1;
+      const stored: KubeObject = { ...obj, metadata: { ...obj.metadata, resourceVersion: String(revision) } };
+      const value = JSON.stringify(stored);
+      const info = this.stmt.insertLog.run(key, typeCode[type], prevRevision, value, this.now());
+      if (Number(info.lastInsertRowid) !== revision) throw new Error(`revision out of step: ${info.lastInsertRowid} != ${revision}`);
+      if (type === 'DELETED') this.stmt.remove.run(key);
+      else this.stmt.upsert.run(key, revision, value);
+      return { revision, stored };
+    })();
+    this.rev = written.revision;
+    const event: StoreEvent = { type, key, revision: written.revision, object: written.stored };
+    if (prevValue !== undefined) event.prev = JSON.parse(prevValue) as KubeObject;
+    this.watchers.emit(event);
+    return written.stored;
+  }
+
+  private eventFromRow(row: LogRow): StoreEvent {
+    const event: StoreEvent = { type: typeName[row.type]!, key: row.key, revision: row.revision, object: JSON.parse(row.value) as KubeObject };
+    if (row.prev_revision > 0) {
+      const prev = this.stmt.valueAt.get(row.prev_revision);
+      if (prev) event.prev = JSON.parse(prev.value) as KubeObject;
+    }
+    if (event.type === 'DELETED') {
+      event.object = { ...event.object, metadata: { ...event.object.metadata, resourceVersion: String(row.revision) } };
+    }
+    return event;
+  }
+}
+
+/** The smallest string greater than every string that starts with `prefix`. */
+export function prefixEnd(prefix: string): string {
+  return prefix + '\uffff';
+}
