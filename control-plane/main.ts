@@ -15,6 +15,11 @@ function positiveInt(value: string): number {
   return Number(value);
 }
 
+function nonNegativeInt(value: string): number {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('expected a whole number');
+  return Number(value);
+}
+
 const program = new Command('labkube').description('A small Kubernetes for hardware labs').showHelpAfterError();
 
 program.command('server')
@@ -24,11 +29,15 @@ program.command('server')
   .option('--tls-san <name>', 'extra name or address for the serving certificate (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
   .option('--history-revisions <n>', 'watch history kept, in revisions', positiveInt, 10_000)
   .option('--history-age <seconds>', 'watch history kept, in seconds', positiveInt, 300)
-  .action(async (opts: { dataDir: string; listen: { host: string; port: number }; tlsSan: string[]; historyRevisions: number; historyAge: number }) => {
+  .option('--node-grace-period <seconds>', 'a node with no heartbeat for this long is NotReady (3 missed 2 s heartbeats)', positiveInt, 6)
+  .option('--default-toleration-seconds <seconds>', 'how long pods stay on an unreachable node before eviction', nonNegativeInt, 2)
+  .action(async (opts: { dataDir: string; listen: { host: string; port: number }; tlsSan: string[]; historyRevisions: number; historyAge: number;
+    nodeGracePeriod: number; defaultTolerationSeconds: number }) => {
     const logger = pino({ name: 'labkube-server' });
     const server = await startServer({
       dataDir: opts.dataDir, host: opts.listen.host, port: opts.listen.port, logger, tlsSans: opts.tlsSan,
       historyRevisions: opts.historyRevisions, historyAgeMs: opts.historyAge * 1000,
+      nodeMonitorGracePeriodMs: opts.nodeGracePeriod * 1000, defaultTolerationSeconds: opts.defaultTolerationSeconds,
     });
     const stop = async (signal: string) => {
       logger.info({ signal }, 'shutting down');

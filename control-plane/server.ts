@@ -20,6 +20,10 @@ export interface ServerOptions {
   tlsSans?: string[];
   historyRevisions?: number;
   historyAgeMs?: number;
+  /** Default 6 s: three missed 2 s heartbeats. A lab on flaky Wi-Fi raises it. */
+  nodeMonitorGracePeriodMs?: number;
+  /** Default 2 s: a pulled plug is answered in about 10 s (grace + toleration + scheduling). */
+  defaultTolerationSeconds?: number;
 }
 
 export interface RunningServer {
@@ -51,7 +55,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const localHost = options.host === '0.0.0.0' || options.host === '::' ? '127.0.0.1' : options.host;
   const url = `https://${localHost.includes(':') ? `[${localHost}]` : localHost}:${port}`;
   writeKubeconfig(data, url, certs.caPem);
-  const controllers = startControllers({ server: url, token: data.adminToken, ca: certs.caPem, logger: options.logger });
+  const controllers = startControllers({
+    server: url, token: data.adminToken, ca: certs.caPem, logger: options.logger,
+    nodeMonitorGracePeriodMs: options.nodeMonitorGracePeriodMs ?? 6_000,
+    defaultTolerationSeconds: options.defaultTolerationSeconds ?? 2,
+  });
   options.logger.info({ url, dataDir: options.dataDir, kubeconfig: data.kubeconfigPath }, 'control plane listening');
   return {
     app, url, kubeconfigPath: data.kubeconfigPath, caPem: certs.caPem, adminToken: data.adminToken, joinToken: data.joinToken,

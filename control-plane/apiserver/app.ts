@@ -21,6 +21,7 @@ import { ApiMetrics } from './metrics.ts';
 import { Registry, keyFor, type DeleteOptions } from './registry.ts';
 import { parseRequestInfo, type RequestInfo } from './request-info.ts';
 import { serveWatch, type WatchSettings } from './watch.ts';
+import { toTable, wantsTable, type IncludeObject } from './tables.ts';
 
 export interface ApiServerOptions {
   store: Store;
@@ -167,15 +168,23 @@ async function serveResource(app: FastifyInstance, req: FastifyRequest, reply: F
     return reply.code(code).send(result.object);
   };
 
+  const table = wantsTable(req.headers.accept) && !info.subresource;
+  const include = (param(q, 'includeObject') ?? 'Metadata') as IncludeObject;
+  if (table) reply.type('application/json;as=Table;v=v1;g=meta.k8s.io');
+
   switch (info.verb) {
-    case 'get':
+    case 'get': {
       if (info.subresource === 'scale') return registry.getScale(r, ns!, info.name!);
-      return registry.get(r, ns, info.name!);
-    case 'list':
-      return registry.list(r, ns, {
+      const obj = registry.get(r, ns, info.name!);
+      return table ? toTable(r, obj, include) : obj;
+    }
+    case 'list': {
+      const list = registry.list(r, ns, {
         labelSelector: param(q, 'labelSelector'), fieldSelector: param(q, 'fieldSelector'),
         limit: intParam(q, 'limit'), continue: param(q, 'continue'),
       });
+      return table ? toTable(r, list, include) : list;
+    }
     case 'watch': {
       const labels = parseLabelSelector(param(q, 'labelSelector'));
       const fields = parseFieldSelector(param(q, 'fieldSelector') ?? (info.name ? `metadata.name=${info.name}` : undefined), r.kind);
@@ -187,7 +196,11 @@ async function serveResource(app: FastifyInstance, req: FastifyRequest, reply: F
         ...(ns !== undefined && { namespace: ns }),
         ...(param(q, 'resourceVersion') !== undefined && { resourceVersion: param(q, 'resourceVersion') }),
         ...(timeoutSeconds !== undefined && { timeoutSeconds }),
-      }, reply.raw, watchSettings, () => app.metrics.watchers.dec({ resource: r.plural }));
+      }, reply.raw, {
+        ...watchSettings,
+        // kubectl get -w asks for Tables: each event then carries a one-row Table.
+        ...(table && { encode: (e) => (e.type === 'ADDED' || e.type === 'MODIFIED' || e.type === 'DELETED' ? { type: e.type, object: toTable(r, e.object, include) } : e) }),
+      }, () => app.metrics.watchers.dec({ resource: r.plural }));
       return reply;
     }
     case 'create':
