@@ -1,5 +1,7 @@
 // `labkube server`: the control plane in one process: the store and the API server, and
 // (through the same HTTPS API any other client uses) the controllers.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildApiServer } from './apiserver/app.ts';
@@ -48,6 +50,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const app = await buildApiServer({
     store, adminToken: data.adminToken, joinToken: data.joinToken, logger: options.logger,
     tls: { cert: certs.certPem, key: certs.keyPem },
+    podLogSigningKeyPem: readFileSync(join(options.dataDir, 'ca.key'), 'utf8'),
   });
   await app.listen({ host: options.host, port: options.port, listenTextResolver: (address) => `API server listening at ${address.replace(/^http:/, 'https:')}` });
   const address = app.server.address();
@@ -64,9 +67,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   return {
     app, url, kubeconfigPath: data.kubeconfigPath, caPem: certs.caPem, adminToken: data.adminToken, joinToken: data.joinToken,
     async close() {
+      const started = Date.now();
       await controllers.stop();
+      const controllersMs = Date.now() - started;
       await app.close();
       store.close();
+      options.logger.info({ controllersMs, totalMs: Date.now() - started }, 'control plane stopped');
     },
   };
 }

@@ -22,6 +22,8 @@ import { Registry, keyFor, type DeleteOptions } from './registry.ts';
 import { parseRequestInfo, type RequestInfo } from './request-info.ts';
 import { serveWatch, type WatchSettings } from './watch.ts';
 import { toTable, wantsTable, type IncludeObject } from './tables.ts';
+import { registerPodLogRoute } from './pod-logs.ts';
+import { registerOpenApi } from './openapi.ts';
 
 export interface ApiServerOptions {
   store: Store;
@@ -36,6 +38,8 @@ export interface ApiServerOptions {
   /** The address clients should use, for discovery (`host:port`). */
   serverAddress?: string;
   clock?: () => Date;
+  /** PEM of the CA private key: signs the short-lived tokens the API server presents to agents for pod logs. */
+  podLogSigningKeyPem?: string;
 }
 
 declare module 'fastify' {
@@ -83,6 +87,8 @@ export async function buildApiServer(options: ApiServerOptions): Promise<Fastify
     if (unauthenticatedPaths.has(path)) return;
     req.user = authenticator.authenticate(req.headers.authorization);
   });
+  // Group commit: nothing leaves the server until every write before it is on disk.
+  app.addHook('onSend', async () => { await options.store.sync(); });
   app.addHook('onResponse', async (req, reply) => {
     const info = req.apiInfo;
     if (!info || info.verb === 'watch') return;
@@ -118,6 +124,7 @@ export async function buildApiServer(options: ApiServerOptions): Promise<Fastify
   };
   app.get('/api/v1', async () => discovery('', 'v1'));
   app.get<{ Params: { group: string; version: string } }>('/apis/:group/:version', async (req) => discovery(req.params.group, req.params.version));
+  registerOpenApi(app);
 
   app.post('/labkube/v1/join', async (req, reply) => {
     if (req.user?.kind !== 'joiner' && req.user?.kind !== 'admin') throw new BadRequestError('joining needs the join token');
@@ -129,6 +136,8 @@ export async function buildApiServer(options: ApiServerOptions): Promise<Fastify
     return reply.code(201).send({ nodeName, token: authenticator.issueNodeToken(nodeName) });
   });
 
+  // Registered before the /api/v1/* wildcard so the router prefers it.
+  if (options.podLogSigningKeyPem) registerPodLogRoute(app, { signingKeyPem: options.podLogSigningKeyPem });
   const handle = (req: FastifyRequest, reply: FastifyReply) => serveResource(app, req, reply, watchSettings);
   for (const prefix of ['/api/v1/*', '/apis/:group/:version/*']) {
     app.route({ method: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'], url: prefix, handler: handle });
@@ -189,6 +198,8 @@ async function serveResource(app: FastifyInstance, req: FastifyRequest, reply: F
       const labels = parseLabelSelector(param(q, 'labelSelector'));
       const fields = parseFieldSelector(param(q, 'fieldSelector') ?? (info.name ? `metadata.name=${info.name}` : undefined), r.kind);
       const timeoutSeconds = intParam(q, 'timeoutSeconds');
+      // Start from committed state only: a watcher must never see a write a crash could lose.
+      await registry.store.sync();
       reply.hijack();
       app.metrics.watchers.inc({ resource: r.plural });
       serveWatch(registry, {

@@ -107,7 +107,7 @@ export function jsonPatch(doc: Json, ops: unknown): Json {
  * The longest matching suffix wins, so `spec.ports` of a Service (by `port`) and a container's
  * `ports` (by `containerPort`) are told apart. Lists not named here are replaced, as upstream.
  */
-const mergeKeys: [suffix: string, key: string][] = [
+export const mergeKeys: [suffix: string, key: string][] = [
   ['containers.ports', 'containerPort'],
   ['initContainers.ports', 'containerPort'],
   ['containers', 'name'],
@@ -123,10 +123,16 @@ const mergeKeys: [suffix: string, key: string][] = [
   ['ownerReferences', 'uid'],
 ];
 /** Lists of strings that merge as sets (patchStrategy merge on a primitive list). */
-const mergedPrimitiveLists = ['metadata.finalizers'];
+export const mergedPrimitiveLists = ['metadata.finalizers'];
 
-function mergeKeyFor(path: string): string | undefined {
-  return mergeKeys.find(([suffix]) => path === suffix || path.endsWith(`.${suffix}`))?.[1];
+/** The merge key of the list at `path` (indices removed): the longest matching suffix wins. */
+export function mergeKeyFor(path: string): string | undefined {
+  let best: [string, string] | undefined;
+  for (const entry of mergeKeys) {
+    const [suffix] = entry;
+    if ((path === suffix || path.endsWith(`.${suffix}`)) && (!best || suffix.length > best[0].length)) best = entry;
+  }
+  return best?.[1];
 }
 
 export function strategicMergePatch(target: Json, patch: Json, path = ''): Json {

@@ -11,7 +11,7 @@ import { formatSelector, fromLabelSelector, matches, parseLabelSelector } from '
 import type { KubeList, KubeObject, LabelSelector } from '../api/meta.ts';
 import { deepEqual, setCondition, timestamp } from '../api/objects.ts';
 import { apiVersionOf, resourceFor, systemNamespaces, type ResourceType } from '../api/resources.ts';
-import { applyDefaults, unknownFields, validate } from '../api/validation.ts';
+import { applyDefaults, checkTypeMeta, unknownFields, validate } from '../api/validation.ts';
 import type { Scale } from '../api/apps.ts';
 import type { Store } from '../store/types.ts';
 import { applyPatch, type PatchType } from './patch.ts';
@@ -109,6 +109,7 @@ export class Registry {
       throw new BadRequestError(`the name of the object (${incoming.metadata.name}) does not match the name on the URL (${name})`);
     }
     incoming.metadata.name = name;
+    if (subresource !== 'status' && subresource !== 'finalize') checkTypeMeta(r, incoming);
     const warnings = unknownFieldWarnings(r, incoming);
     this.placeInNamespace(r, incoming, namespace, 'update');
     const current = this.get(r, namespace, name);
@@ -125,6 +126,8 @@ export class Registry {
     const patched = applyPatch(type, current, patch) as KubeObject;
     const incoming = asObject(patched, r);
     if (incoming.metadata.name !== name) throw new BadRequestError('a patch may not change metadata.name');
+    checkTypeMeta(r, incoming);
+    this.placeInNamespace(r, incoming, namespace, 'update');
     const expected = incoming.metadata.resourceVersion;
     if (expected !== undefined && expected !== current.metadata.resourceVersion) throw conflict(r, name);
     const next = mergeForUpdate(r, current, incoming, subresource);
@@ -357,14 +360,30 @@ function mergeForUpdate(r: ResourceType, current: KubeObject, incoming: KubeObje
   }
   if (r.subresources.includes('status')) next.status = current.status;
   if (r.kind === 'Namespace') next.spec = current.spec;
-  if (r.kind === 'Pod') {
-    const was = (current.spec as { nodeName?: string }).nodeName;
-    const now = (next.spec as { nodeName?: string } | undefined)?.nodeName;
-    if (was && now !== was) {
-      throw new InvalidError('Pod', current.metadata.name!, [{ reason: 'FieldValueForbidden', message: 'Forbidden: pod updates may not change spec.nodeName', field: 'spec.nodeName' }]);
-    }
-  }
+  if (r.kind === 'Pod') checkPodSpecUpdate(current, next);
   return next;
+}
+
+/**
+ * A pod's spec is fixed once created, as in Kubernetes: only container images may change and
+ * tolerations may be added (the node a pod runs on is set once, through the binding).
+ */
+function checkPodSpecUpdate(current: KubeObject, next: KubeObject): void {
+  type Spec = { containers?: { image?: string }[]; tolerations?: unknown[]; nodeName?: string };
+  const mutable = (spec: Spec | undefined, tolerations: unknown[] | undefined) => ({
+    ...spec,
+    containers: Array.isArray(spec?.containers) ? spec.containers.map((c) => ({ ...c, image: undefined })) : spec?.containers,
+    tolerations,
+  });
+  const was = current.spec as Spec;
+  const now = next.spec as Spec | undefined;
+  const kept = (was.tolerations ?? []).every((t) => (now?.tolerations ?? []).some((n) => deepEqual(n, t)));
+  if (!kept || !deepEqual(mutable(was, undefined), mutable(now, undefined))) {
+    throw new InvalidError('Pod', current.metadata.name!, [{
+      reason: 'FieldValueForbidden', field: 'spec',
+      message: 'Forbidden: pod updates may not change fields other than `spec.containers[*].image` and `spec.tolerations` (only additions to existing tolerations)',
+    }]);
+  }
 }
 
 const namespaceFinalizers = (obj: KubeObject): string[] =>

@@ -49,28 +49,39 @@ export function serveWatch(registry: Registry, req: WatchRequest, res: ServerRes
   let lastRevision = 0;
   const timers: NodeJS.Timeout[] = [];
   let unsubscribe: () => void = () => {};
+  let batch: string[] = [];
   const close = () => {
     if (closed) return;
     closed = true;
     unsubscribe();
     timers.forEach((t) => clearTimeout(t));
-    res.end();
+    res.end(batch.join(''));
+    batch = [];
     onClose();
   };
   res.on('close', close);
 
-  const send = (line: string) => {
-    if (closed) return;
-    res.write(line);
+  // Lines are coalesced into one socket write per event-loop turn: under load that is one TLS
+  // record for many events instead of one per event per watcher.
+  const flush = () => {
+    const lines = batch;
+    batch = [];
+    if (closed || lines.length === 0) return;
+    res.write(lines.join(''));
     if (res.writableLength > settings.maxBufferedBytes) close();
   };
+  const send = (line: string) => {
+    if (closed) return;
+    if (batch.push(line) === 1) setImmediate(flush);
+  };
   const sendEvent = (event: WatchEvent, cacheKey?: StoreEvent) => {
-    if (!cacheKey) { send(JSON.stringify(settings.encode ? settings.encode(event) : event) + '\n'); return; }
+    // The shared line cache holds plain JSON events; a custom encoding (Tables) is not shared.
+    if (!cacheKey || settings.encode) { send(JSON.stringify(settings.encode ? settings.encode(event) : event) + '\n'); return; }
     let lines = encoded.get(cacheKey);
     if (!lines) { lines = new Map(); encoded.set(cacheKey, lines); }
     let line = lines.get(event.type);
     if (line === undefined) {
-      line = JSON.stringify(settings.encode ? settings.encode(event) : event) + '\n';
+      line = JSON.stringify(event) + '\n';
       lines.set(event.type, line);
     }
     send(line);

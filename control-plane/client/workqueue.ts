@@ -14,7 +14,7 @@ export class WorkQueue {
   private readonly processing = new Set<string>();
   private readonly dirtyWhileProcessing = new Set<string>();
   private readonly failures = new Map<string, number>();
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly timers = new Map<string, { timer: NodeJS.Timeout; at: number }>();
   private readonly waiters: ((key: string | undefined) => void)[] = [];
   private shuttingDown = false;
   private readonly baseDelayMs: number;
@@ -35,9 +35,14 @@ export class WorkQueue {
     this.queue.push(key);
   }
 
+  /** Queues the key after `delayMs`; of several pending delays for one key, the earliest wins. */
   addAfter(key: string, delayMs: number): void {
-    if (this.shuttingDown || this.timers.has(key)) return;
-    this.timers.set(key, setTimeout(() => { this.timers.delete(key); this.add(key); }, delayMs));
+    if (this.shuttingDown) return;
+    const at = Date.now() + delayMs;
+    const existing = this.timers.get(key);
+    if (existing && existing.at <= at) return;
+    if (existing) clearTimeout(existing.timer);
+    this.timers.set(key, { at, timer: setTimeout(() => { this.timers.delete(key); this.add(key); }, delayMs) });
   }
 
   /** Requeues after this key's next backoff delay. */
@@ -71,7 +76,7 @@ export class WorkQueue {
 
   shutDown(): void {
     this.shuttingDown = true;
-    this.timers.forEach((t) => clearTimeout(t));
+    this.timers.forEach((t) => clearTimeout(t.timer));
     this.timers.clear();
     this.waiters.splice(0).forEach((w) => w(undefined));
   }

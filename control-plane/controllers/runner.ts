@@ -2,6 +2,7 @@
 // retry. Success forgets the key's failures; an error requeues it with backoff; `requeueAfter`
 // asks to look again later (a timed wait, such as a grace period running out).
 import type { Logger } from 'pino';
+import { isConflict } from '../api/errors.ts';
 import type { WorkQueue } from '../client/workqueue.ts';
 
 export interface SyncResult { requeueAfterMs?: number }
@@ -15,7 +16,8 @@ export async function runWorkers(queue: WorkQueue, workers: number, sync: (key: 
         queue.forget(key);
         if (result?.requeueAfterMs !== undefined) queue.addAfter(key, result.requeueAfterMs);
       } catch (err) {
-        logger?.warn({ key, err: (err as Error).message, retries: queue.retries(key) }, 'sync failed; retrying');
+        // Conflicts are routine between controllers writing the same objects: retried at once, not news.
+        logger?.[isConflict(err) ? 'debug' : 'warn']({ key, err: (err as Error).message, retries: queue.retries(key) }, 'sync failed; retrying');
         queue.addRateLimited(key);
       } finally {
         queue.done(key);

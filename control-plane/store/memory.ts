@@ -66,6 +66,7 @@ export class MemoryStore implements Store {
     return this.watchers.add(prefix, onEvent);
   }
 
+  sync(): Promise<void> { return Promise.resolve(); }
   revision(): number { return this.rev; }
   compactedRevision(): number { return this.compactRev; }
   close(): void { this.objects.clear(); }

@@ -18,6 +18,7 @@ export class RoutedStore implements Store {
   watch(prefix: string, after: number | undefined, onEvent: (e: StoreEvent) => void): Unsubscribe {
     return this.pick(prefix).watch(prefix, after, onEvent);
   }
+  async sync(): Promise<void> { await Promise.all([this.disk.sync(), this.memory.sync()]); }
   /** Without a prefix, the disk store's revision: the one that counts durable writes. */
   revision(prefix?: string): number { return prefix === undefined ? this.disk.revision() : this.pick(prefix).revision(); }
   compactedRevision(): number { return this.disk.compactedRevision(); }

@@ -1,7 +1,11 @@
 // The embedded store: SQLite in WAL mode with a revision log, as k3s's kine keeps etcd's model in
 // a SQL table. `log` holds every write (the watch history); `current` holds the latest object per
-// key (what get and list read). Each write is one transaction, committed with synchronous=FULL
-// before the call returns, so an acknowledged write survives kill -9 and power loss alike.
+// key (what get and list read).
+//
+// Group commit: the writes made in one turn of the event loop share one transaction, committed
+// (synchronous=FULL: fsync) at the end of the turn. Watch events go out after that commit, and
+// the API server answers a request only after `sync()`, so an acknowledged or observed write
+// survives kill -9 and power loss alike, while 30 concurrent writes cost one fsync, not 30.
 import Database from 'better-sqlite3';
 import { AlreadyExistsError, ConflictError, GoneError, NotFoundError } from '../api/errors.ts';
 import type { KubeObject } from '../api/meta.ts';
@@ -38,8 +42,14 @@ export class SqliteStore implements Store {
   private readonly historyAgeMs: number;
   private readonly timer?: NodeJS.Timeout;
   private rev: number;
+  /** The newest revision known to be on disk: watches never replay past it. */
+  private committedRev: number;
   private compactRev: number;
   private readonly stmt;
+  /** Events of the open transaction, sent to watchers when it commits. */
+  private pending: StoreEvent[] = [];
+  private commitWaiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
+  private commitScheduled = false;
 
   constructor(options: SqliteStoreOptions) {
     this.now = options.now ?? Date.now;
@@ -77,6 +87,7 @@ export class SqliteStore implements Store {
         (SELECT max(l2.revision) FROM log l2 WHERE l2.key = log.key AND l2.revision <= @c))`),
     };
     this.rev = this.stmt.maxRevision.get()?.r ?? 0;
+    this.committedRev = this.rev;
     this.compactRev = this.stmt.compactRevision.get()?.value ?? 0;
     const interval = options.compactIntervalMs ?? defaultCompactIntervalMs;
     if (interval > 0) {
@@ -111,14 +122,22 @@ export class SqliteStore implements Store {
   }
 
   watch(prefix: string, afterRevision: number | undefined, onEvent: (event: StoreEvent) => void): Unsubscribe {
+    let replayed = afterRevision ?? this.committedRev;
     if (afterRevision !== undefined) {
       if (afterRevision < this.compactRev) throw new GoneError(`too old resource version: ${afterRevision} (${this.compactRev})`);
       // Replay and subscribe in one synchronous step: no write can fall between them.
       for (const row of this.stmt.history.iterate(afterRevision, prefix, prefixEnd(prefix))) {
+        if (row.revision > this.committedRev) break; // the rest reaches this watcher at commit
         onEvent(this.eventFromRow(row));
       }
+      replayed = Math.max(afterRevision, Math.min(this.committedRev, replayed));
     }
-    return this.watchers.add(prefix, onEvent);
+    return this.watchers.add(prefix, onEvent, replayed);
+  }
+
+  sync(): Promise<void> {
+    if (!this.db.inTransaction) return Promise.resolve();
+    return new Promise((resolve, reject) => this.commitWaiters.push({ resolve, reject }));
   }
 
   revision(): number { return this.rev; }
@@ -132,7 +151,7 @@ export class SqliteStore implements Store {
   compact(): number {
     const byCount = this.rev - this.historyRevisions;
     const byAge = (this.stmt.firstRevisionSince.get(this.now() - this.historyAgeMs)?.r ?? this.rev + 1) - 1;
-    const target = Math.min(this.rev, Math.max(byCount, byAge));
+    const target = Math.min(this.committedRev, Math.max(byCount, byAge));
     if (target <= this.compactRev) return this.compactRev;
     this.db.transaction(() => {
       this.stmt.compact.run({ c: target });
@@ -144,7 +163,39 @@ export class SqliteStore implements Store {
 
   close(): void {
     if (this.timer) clearInterval(this.timer);
+    if (this.db.inTransaction) this.commit();
     this.db.close();
+  }
+
+  /** Ends the open transaction: on disk first, then watchers, then everyone awaiting sync(). */
+  private commit(): void {
+    this.commitScheduled = false;
+    if (!this.db.inTransaction) return;
+    const events = this.pending;
+    const waiters = this.commitWaiters;
+    this.pending = [];
+    this.commitWaiters = [];
+    try {
+      this.db.exec('COMMIT');
+    } catch (err) {
+      // Nothing in this batch was acknowledged yet: roll it back and fail its requests.
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      this.rev = this.committedRev;
+      waiters.forEach((w) => w.reject(err as Error));
+      return;
+    }
+    this.committedRev = this.rev;
+    for (const event of events) this.watchers.emit(event);
+    waiters.forEach((w) => w.resolve());
+  }
+
+  private openBatch(): void {
+    if (this.db.inTransaction) return;
+    this.db.exec('BEGIN IMMEDIATE');
+    if (!this.commitScheduled) {
+      this.commitScheduled = true;
+      setImmediate(() => this.commit());
+    }
   }
 
   private currentOrThrow(key: string, expectedRevision?: number): { revision: number; value: string } {
@@ -155,7 +206,8 @@ export class SqliteStore implements Store {
   }
 
   private write(type: StoreEventType, key: string, obj: KubeObject, prevRevision: number, prevValue?: string): KubeObject {
-    // The revision is only known inside the transaction, and it is part of the stored JSON.
+    this.openBatch();
+    // A savepoint inside the batch: a write that fails leaves the others in the batch intact.
     const written = this.db.transaction(() => {
       const revision = this.rev + 1;
       const stored: KubeObject = { ...obj, metadata: { ...obj.metadata, resourceVersion: String(revision) } };
@@ -169,7 +221,7 @@ export class SqliteStore implements Store {
     this.rev = written.revision;
     const event: StoreEvent = { type, key, revision: written.revision, object: written.stored };
     if (prevValue !== undefined) event.prev = JSON.parse(prevValue) as KubeObject;
-    this.watchers.emit(event);
+    this.pending.push(event);
     return written.stored;
   }
 

@@ -38,6 +38,12 @@ export interface Store {
    * before `afterRevision` has been compacted. Events are delivered synchronously at commit.
    */
   watch(prefix: string, afterRevision: number | undefined, onEvent: (event: StoreEvent) => void): Unsubscribe;
+  /**
+   * Resolves once every write made so far is durable. Writes return at once and are committed
+   * together (group commit); the API server awaits this before it answers any request, so no
+   * client learns of a write that a crash could still lose.
+   */
+  sync(): Promise<void>;
   /** The latest revision handed out (by the store that holds `prefix`, where stores are routed). */
   revision(prefix?: string): number;
   /** Revisions below this may be gone; a watch or list from before it gets 410 Gone. */
@@ -49,17 +55,18 @@ export const revisionOf = (obj: KubeObject): number => Number(obj.metadata.resou
 
 /** Shared bookkeeping for watchers: both stores fan out the same way. */
 export class WatcherSet {
-  private readonly watchers = new Set<{ prefix: string; onEvent: (e: StoreEvent) => void }>();
+  private readonly watchers = new Set<{ prefix: string; onEvent: (e: StoreEvent) => void; after: number }>();
 
-  add(prefix: string, onEvent: (e: StoreEvent) => void): Unsubscribe {
-    const watcher = { prefix, onEvent };
+  /** Live events under `prefix`; those at or below `after` were already replayed and are skipped. */
+  add(prefix: string, onEvent: (e: StoreEvent) => void, after = -Infinity): Unsubscribe {
+    const watcher = { prefix, onEvent, after };
     this.watchers.add(watcher);
     return () => { this.watchers.delete(watcher); };
   }
 
   emit(event: StoreEvent): void {
     for (const w of this.watchers) {
-      if (event.key.startsWith(w.prefix)) w.onEvent(event);
+      if (event.revision > w.after && event.key.startsWith(w.prefix)) w.onEvent(event);
     }
   }
 

@@ -131,7 +131,9 @@ export class HollowNode {
       }
       return;
     }
-    if (pod.status?.phase === 'Running') return;
+    // A kubelet never brings a finished pod back to Running.
+    const phase = pod.status?.phase;
+    if (phase === 'Running' || phase === 'Failed' || phase === 'Succeeded') return;
     const now = timestamp();
     let conditions = pod.status?.conditions;
     for (const type of ['PodScheduled', 'Initialized', 'ContainersReady', 'Ready']) {
