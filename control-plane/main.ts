@@ -2,6 +2,7 @@
 // starts things; everything it starts is a module with its own tests.
 import { Command, InvalidArgumentError } from 'commander';
 import { pino } from 'pino';
+import { registerAgentCommand } from '../agent/main.ts';
 import { startServer } from './server.ts';
 
 function hostPort(value: string): { host: string; port: number } {
@@ -41,12 +42,17 @@ program.command('server')
     });
     const stop = async (signal: string) => {
       logger.info({ signal }, 'shutting down');
+      // A service manager waits for us; never longer than this, whatever a connection is doing.
+      setTimeout(() => { logger.error('shutdown took too long; exiting'); process.exit(1); }, 10_000).unref();
       await server.close();
+      logger.info('stopped');
       process.exit(0);
     };
     process.once('SIGTERM', () => void stop('SIGTERM'));
     process.once('SIGINT', () => void stop('SIGINT'));
   });
+
+registerAgentCommand(program);
 
 program.parseAsync().catch((err: unknown) => {
   process.stderr.write(`labkube: ${err instanceof Error ? err.message : String(err)}\n`);

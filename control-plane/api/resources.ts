@@ -31,7 +31,7 @@ function resource(r: Omit<ResourceType, 'singular' | 'storage' | 'hasSpec' | 'su
 export const resources: readonly ResourceType[] = [
   resource({ group: '', version: 'v1', kind: 'Namespace', plural: 'namespaces', namespaced: false, shortNames: ['ns'], schema: Namespace, subresources: ['status'] }),
   resource({ group: '', version: 'v1', kind: 'Node', plural: 'nodes', namespaced: false, shortNames: ['no'], schema: Node, subresources: ['status'] }),
-  resource({ group: '', version: 'v1', kind: 'Pod', plural: 'pods', namespaced: true, shortNames: ['po'], schema: Pod, subresources: ['status', 'binding'] }),
+  resource({ group: '', version: 'v1', kind: 'Pod', plural: 'pods', namespaced: true, shortNames: ['po'], schema: Pod, subresources: ['status', 'binding', 'log'] }),
   resource({ group: '', version: 'v1', kind: 'Service', plural: 'services', namespaced: true, shortNames: ['svc'], schema: Service, subresources: ['status'] }),
   resource({ group: '', version: 'v1', kind: 'Endpoints', plural: 'endpoints', namespaced: true, shortNames: ['ep'], schema: Endpoints, hasSpec: false }),
   resource({ group: '', version: 'v1', kind: 'Event', plural: 'events', namespaced: true, shortNames: ['ev'], schema: Event, hasSpec: false }),

@@ -245,6 +245,8 @@ function checkScope(r: ResourceType, info: RequestInfo): void {
     (r.kind === 'Namespace' && info.subresource === 'finalize');
   if (!allowedSub) throw missing();
   if (info.subresource === 'binding' && info.verb !== 'create') throw missing();
+  // pods/log has its own route (pod-logs.ts), which proxies to the node's agent.
+  if (info.subresource === 'log') throw missing();
   if (info.subresource && info.subresource !== 'binding' && !['get', 'update', 'patch'].includes(info.verb)) throw missing();
   if (info.namespace !== undefined && !isValidName('Namespace', info.namespace)) {
     throw new BadRequestError(`invalid namespace "${info.namespace}" in the request path`);

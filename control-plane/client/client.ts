@@ -144,11 +144,20 @@ export class KubeClient {
       headers['Content-Length'] = String(Buffer.byteLength(payload));
     }
     const transport = this.url.protocol === 'https:' ? https : http;
-    return new Promise((resolve, reject) => {
+    const attempt = (retried: boolean): Promise<IncomingMessage> => new Promise((resolve, reject) => {
       const req = transport.request(new URL(path, this.url), { method, headers, agent: this.agent, ...(signal && { signal }) }, resolve);
-      req.on('error', (err) => reject(signal?.aborted ? err : new ConnectionError(this.options.server, err)));
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        // A kept-alive socket the server closed just as we reused it: the request never reached
+        // the server, so sending it again is safe (the retry Node's documentation recommends).
+        if (!retried && req.reusedSocket && err.code === 'ECONNRESET' && !signal?.aborted) {
+          resolve(attempt(true));
+          return;
+        }
+        reject(signal?.aborted ? err : new ConnectionError(this.options.server, err));
+      });
       req.end(payload);
     });
+    return attempt(false);
   }
 }
 

@@ -1,0 +1,88 @@
+// The agent's log server: GET /containerLogs/{namespace}/{pod}/{container} (the kubelet's path)
+// with follow, tailLines, timestamps, previous, sinceSeconds. HTTPS with a self-signed
+// certificate (made once in the data dir); callers must present a log token signed by the
+// cluster CA for this node and pod (log-token.ts). node:https only: no framework on a board.
+import { webcrypto } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import 'reflect-metadata'; // @peculiar/x509 resolves its algorithms through tsyringe
+import * as x509 from '@peculiar/x509';
+import { publicKeyFromCa, verifyLogToken } from './log-token.ts';
+import { restartCountOf } from './hooks/report.ts';
+import { labelKeys, type ContainerRuntime } from './runtime/types.ts';
+
+x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+
+async function servingCert(dataDir: string, nodeName: string, ip: string): Promise<{ cert: string; key: string }> {
+  const certPath = join(dataDir, 'agent.crt');
+  const keyPath = join(dataDir, 'agent.key');
+  if (existsSync(certPath) && existsSync(keyPath)) return { cert: readFileSync(certPath, 'utf8'), key: readFileSync(keyPath, 'utf8') };
+  const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
+  const keys = await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']) as CryptoKeyPair;
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: Date.now().toString(16), name: `CN=${nodeName}`, keys, signingAlgorithm: alg,
+    // Ten years, as k3s's self-signed kubelet serving certs: nobody renews a board's cert.
+    notBefore: new Date(Date.now() - 60_000), notAfter: new Date(Date.now() + 10 * 365 * 86_400_000),
+    extensions: [new x509.SubjectAlternativeNameExtension([{ type: 'ip', value: ip }, { type: 'dns', value: nodeName }])],
+  });
+  const keyPem = x509.PemConverter.encode(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey as webcrypto.CryptoKey), 'PRIVATE KEY');
+  writeFileSync(keyPath, keyPem, { mode: 0o600 });
+  writeFileSync(certPath, cert.toString('pem'));
+  return { cert: cert.toString('pem'), key: keyPem };
+}
+
+export interface LogServerOptions { runtime: ContainerRuntime; nodeName: string; ip: string; port: number; caPem: string; dataDir: string; logger?: Logger }
+
+export async function startLogServer(o: LogServerOptions): Promise<{ port: number; close(): Promise<void> }> {
+  const publicKey = publicKeyFromCa(o.caPem);
+  const tls = await servingCert(o.dataDir, o.nodeName, o.ip);
+  const fail = (res: import('node:http').ServerResponse, code: number, reason: string, message: string) => {
+    res.writeHead(code, { 'Content-Type': 'application/json' });
+    res.end(JSON.stringify({ apiVersion: 'v1', kind: 'Status', metadata: {}, status: 'Failure', code, reason, message }));
+  };
+  const server = https.createServer(tls, (req, res) => {
+    void (async () => {
+      const url = new URL(req.url ?? '/', 'https://agent');
+      const m = /^\/containerLogs\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(url.pathname);
+      if (req.method !== 'GET' || !m) return fail(res, 404, 'NotFound', 'not found');
+      const [namespace, pod, container] = m.slice(1).map(decodeURIComponent) as [string, string, string];
+      const token = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? '';
+      const verdict = verifyLogToken(publicKey, token, o.nodeName);
+      if (!verdict.ok) return fail(res, 401, 'Unauthorized', verdict.reason);
+      if (verdict.claims.namespace !== namespace || verdict.claims.pod !== pod) return fail(res, 403, 'Forbidden', 'token is for another pod');
+      const q = url.searchParams;
+      const flag = (k: string) => q.get(k) === 'true' || q.get(k) === '1';
+      const found = (await o.runtime.listContainers({
+        [labelKeys.node]: o.nodeName, [labelKeys.namespace]: namespace, [labelKeys.pod]: pod, [labelKeys.container]: container,
+      })).sort((a, b) => restartCountOf(b) - restartCountOf(a));
+      const target = flag('previous') ? found[1] : found[0];
+      if (!target) {
+        return fail(res, 400, 'BadRequest', flag('previous')
+          ? `previous terminated container "${container}" in pod "${pod}" not found`
+          : `container "${container}" in pod "${pod}" is waiting to start: ContainerCreating`);
+      }
+      const tail = q.get('tailLines');
+      const since = q.get('sinceSeconds');
+      const stream = await o.runtime.logs(target.id, {
+        follow: flag('follow'), timestamps: flag('timestamps'),
+        ...(tail && /^\d+$/.test(tail) && { tailLines: Number(tail) }),
+        ...(since && /^\d+$/.test(since) && { sinceSeconds: Number(since) }),
+      });
+      res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' });
+      res.on('close', () => (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.());
+      stream.pipe(res);
+    })().catch((err: unknown) => {
+      o.logger?.warn({ err: (err as Error).message }, 'log request failed');
+      if (!res.headersSent) fail(res, 500, 'InternalError', (err as Error).message);
+      else res.destroy();
+    });
+  });
+  await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(o.port, o.ip, resolve); });
+  const address = server.address();
+  return {
+    port: typeof address === 'object' && address ? address.port : o.port,
+    close: () => new Promise((resolve) => { server.closeAllConnections?.(); server.close(() => resolve()); }),
+  };
+}

@@ -1,0 +1,71 @@
+// `labkube agent`: flags only; NodeAgent (agent.ts) does the work.
+import { existsSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { dirname, join } from 'node:path';
+import { InvalidArgumentError, type Command } from 'commander';
+import { pino } from 'pino';
+import { NodeAgent } from './agent.ts';
+import { defaultBackoff } from './backoff.ts';
+
+function nonNegativeInt(value: string): number {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('expected a whole number');
+  return Number(value);
+}
+function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number');
+  return n;
+}
+function bytes(value: string): number {
+  const m = /^(\d+)(Ki|Mi|Gi)?$/.exec(value);
+  if (!m) throw new InvalidArgumentError('expected bytes, for example 256Mi');
+  const unit: Record<string, number> = { '': 1, Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3 };
+  return Number(m[1]) * unit[m[2] ?? '']!;
+}
+
+interface AgentFlags {
+  server: string; tokenFile: string; caFile?: string; name: string; dataDir: string; dockerSocket: string; nodeIp: string;
+  port: number; leaseInterval: number; reservedCpu: number; reservedMemory: number; maxPods: number; crashBackoff: number; logLevel: string;
+}
+
+export function registerAgentCommand(program: Command): Command {
+  return program.command('agent')
+    .description('join this machine to a cluster and run the pods bound to it as Docker containers')
+    .requiredOption('--server <url>', 'the API server, for example https://10.0.0.1:6443')
+    .requiredOption('--token-file <file>', 'the join token (the server\'s DATA_DIR/join-token)')
+    .option('--ca-file <file>', 'the cluster CA certificate (default: ca.crt next to the token file)')
+    .option('--name <name>', 'the node name', hostname().toLowerCase())
+    .option('--data-dir <dir>', 'the agent\'s credential, serving cert and airgap images (images/*.tar)', './.labkube-agent')
+    .option('--docker-socket <path>', 'the Docker engine socket', '/var/run/docker.sock')
+    .option('--node-ip <ip>', 'the node\'s InternalIP: hostPorts and the log server listen here', '127.0.0.1')
+    // 10250 is the kubelet's port; tests pass 0 for a free one.
+    .option('--port <port>', 'the log server port', nonNegativeInt, 10250)
+    // 2 s: the control plane marks a node NotReady after 6 s, three missed heartbeats.
+    .option('--lease-interval <seconds>', 'how often the node Lease is renewed', positiveNumber, 2)
+    // A small board needs some CPU and memory for the OS and the agent itself.
+    .option('--reserved-cpu <millicores>', 'CPU kept from pods (allocatable = capacity - reserve)', nonNegativeInt, 100)
+    .option('--reserved-memory <bytes>', 'memory kept from pods', bytes, 128 * 1024 ** 2)
+    // Kubernetes' default --max-pods.
+    .option('--max-pods <n>', 'pods this node accepts', nonNegativeInt, 110)
+    .option('--crash-backoff <seconds>', 'first crash-loop backoff (doubles to 5 min; Kubernetes uses 10 s)', positiveNumber, defaultBackoff.baseMs / 1000)
+    .option('--log-level <level>', 'pino log level', 'info')
+    .action(async (flags: AgentFlags) => {
+      const logger = pino({ name: 'labkube-agent', level: flags.logLevel });
+      const caFile = flags.caFile ?? join(dirname(flags.tokenFile), 'ca.crt');
+      if (!existsSync(caFile)) throw new Error(`no CA certificate at ${caFile}; pass --ca-file`);
+      const agent = new NodeAgent({
+        server: flags.server, joinToken: readFileSync(flags.tokenFile, 'utf8').trim(), ca: readFileSync(caFile, 'utf8'),
+        nodeName: flags.name, nodeIp: flags.nodeIp, dataDir: flags.dataDir, dockerSocket: flags.dockerSocket, logPort: flags.port,
+        leaseIntervalMs: flags.leaseInterval * 1000, reserve: { cpuMilli: flags.reservedCpu, memoryBytes: flags.reservedMemory },
+        maxPods: flags.maxPods, backoff: { ...defaultBackoff, baseMs: flags.crashBackoff * 1000 }, logger,
+      });
+      const stop = async (signal: string) => {
+        logger.info({ signal }, 'agent stopping; containers keep running');
+        await agent.stop();
+        process.exit(0);
+      };
+      process.once('SIGTERM', () => void stop('SIGTERM'));
+      process.once('SIGINT', () => void stop('SIGINT'));
+      await agent.start();
+    });
+}

@@ -1,0 +1,213 @@
+// The agent's container runtime over the Docker Engine API (dockerode). The only file that talks
+// to Docker; it turns Docker's shapes into runtime/types.ts and nothing more.
+import { createReadStream } from 'node:fs';
+import { PassThrough } from 'node:stream';
+import Docker from 'dockerode';
+import type { ContainerConfig, ContainerInfo, ContainerRuntime, ContainerStatusName, ImageInfo, LogOptions, RuntimeEvent } from './types.ts';
+
+const labelFilter = (labels: Record<string, string>) => Object.entries(labels).map(([k, v]) => `${k}=${v}`);
+const dockerTime = (t: string | undefined) => (t && !t.startsWith('0001-') ? t : undefined);
+const statusCode = (err: unknown) => (err as { statusCode?: number }).statusCode;
+
+/** Reads a pull/load progress stream to its end, failing on the first error message in it. */
+function followProgress(modem: Docker['modem'], stream: NodeJS.ReadableStream): Promise<void> {
+  return new Promise((resolve, reject) => {
+    modem.followProgress(stream, (err: Error | null, output: { error?: string; errorDetail?: { message?: string } }[]) => {
+      if (err) return reject(err);
+      const failed = output.find((o) => o.error || o.errorDetail);
+      if (failed) return reject(new Error(failed.errorDetail?.message ?? failed.error));
+      resolve();
+    });
+  });
+}
+
+/** The container's address on Docker's default bridge: the pod IP. */
+function bridgeIp(c: Docker.ContainerInspectInfo): string | undefined {
+  return Object.values(c.NetworkSettings.Networks ?? {}).map((n) => n.IPAddress).find(Boolean) || undefined;
+}
+
+/** Splits Docker's multiplexed stdout/stderr frames (8-byte headers) from a buffer. */
+function demuxBuffer(buf: Buffer): Buffer {
+  const out: Buffer[] = [];
+  let i = 0;
+  while (i + 8 <= buf.length) {
+    const size = buf.readUInt32BE(i + 4);
+    out.push(buf.subarray(i + 8, i + 8 + size));
+    i += 8 + size;
+  }
+  return Buffer.concat(out);
+}
+
+export class DockerRuntime implements ContainerRuntime {
+  private readonly docker: Docker;
+
+  constructor(socketPath = '/var/run/docker.sock') {
+    this.docker = new Docker({ socketPath });
+  }
+
+  async version(): Promise<{ version: string; apiVersion: string }> {
+    const v = await this.docker.version();
+    return { version: v.Version, apiVersion: v.ApiVersion };
+  }
+
+  async listContainers(labels: Record<string, string>): Promise<ContainerInfo[]> {
+    const list = await this.docker.listContainers({ all: true, filters: { label: labelFilter(labels) } });
+    const infos = await Promise.all(list.map((c) => this.inspectContainer(c.Id)));
+    return infos.filter((c): c is ContainerInfo => c !== undefined);
+  }
+
+  private async inspectContainer(id: string): Promise<ContainerInfo | undefined> {
+    try {
+      const c = await this.docker.getContainer(id).inspect();
+      const s = c.State;
+      return {
+        id: c.Id, name: c.Name.replace(/^\//, ''), labels: c.Config.Labels ?? {}, image: c.Config.Image, imageId: c.Image,
+        status: s.Status as ContainerStatusName, exitCode: s.ExitCode, oomKilled: s.OOMKilled, error: s.Error ?? '',
+        createdAt: c.Created,
+        ...(dockerTime(s.StartedAt) && { startedAt: dockerTime(s.StartedAt) }),
+        ...(dockerTime(s.FinishedAt) && { finishedAt: dockerTime(s.FinishedAt) }),
+        ...(bridgeIp(c) && { ip: bridgeIp(c) }),
+      };
+    } catch (err) {
+      if (statusCode(err) === 404) return undefined; // removed between list and inspect
+      throw err;
+    }
+  }
+
+  async createContainer(config: ContainerConfig): Promise<string> {
+    const exposed: Record<string, object> = {};
+    const bindings: Record<string, { HostIp?: string; HostPort: string }[]> = {};
+    for (const p of config.ports) {
+      const key = `${p.containerPort}/${p.protocol}`;
+      exposed[key] = {};
+      if (p.hostPort) (bindings[key] ??= []).push({ HostPort: String(p.hostPort), ...(p.hostIp && { HostIp: p.hostIp }) });
+    }
+    const container = await this.docker.createContainer({
+      name: config.name, Image: config.image, Env: config.env, Labels: config.labels, ExposedPorts: exposed,
+      ...(config.entrypoint && { Entrypoint: config.entrypoint }),
+      ...(config.cmd && { Cmd: config.cmd }),
+      ...(config.workingDir && { WorkingDir: config.workingDir }),
+      HostConfig: {
+        PortBindings: bindings,
+        ...(config.memoryBytes && { Memory: config.memoryBytes }),
+        ...(config.nanoCpus && { NanoCpus: config.nanoCpus }),
+      },
+    });
+    return container.id;
+  }
+
+  async startContainer(id: string): Promise<void> {
+    try {
+      await this.docker.getContainer(id).start();
+    } catch (err) {
+      if (statusCode(err) !== 304) throw err; // already started
+    }
+  }
+
+  async stopContainer(id: string, graceSeconds: number): Promise<void> {
+    try {
+      await this.docker.getContainer(id).stop({ t: graceSeconds });
+    } catch (err) {
+      if (statusCode(err) !== 304 && statusCode(err) !== 404) throw err; // already stopped or gone
+    }
+  }
+
+  async removeContainer(id: string): Promise<void> {
+    try {
+      await this.docker.getContainer(id).remove({ force: true, v: true });
+    } catch (err) {
+      // 404: gone already; 409: removal already in progress.
+      if (statusCode(err) !== 404 && statusCode(err) !== 409) throw err;
+    }
+  }
+
+  async inspectImage(ref: string): Promise<ImageInfo | undefined> {
+    try {
+      const i = await this.docker.getImage(ref).inspect();
+      const variant = (i as { Variant?: string }).Variant; // in the Engine API since 1.40, missing from the typings
+      return { id: i.Id, tags: i.RepoTags ?? [], sizeBytes: i.Size, os: i.Os, architecture: i.Architecture, ...(variant && { variant }) };
+    } catch (err) {
+      if (statusCode(err) === 404) return undefined;
+      throw err;
+    }
+  }
+
+  async listImages(): Promise<ImageInfo[]> {
+    const list = await this.docker.listImages();
+    const infos = await Promise.all(list.map((i) => this.inspectImage(i.Id)));
+    return infos.filter((i): i is ImageInfo => i !== undefined);
+  }
+
+  async pullImage(ref: string): Promise<void> {
+    const stream = await this.docker.pull(ref) as NodeJS.ReadableStream;
+    await followProgress(this.docker.modem, stream);
+  }
+
+  async loadImage(tarPath: string): Promise<void> {
+    const stream = await this.docker.loadImage(createReadStream(tarPath)) as NodeJS.ReadableStream;
+    await followProgress(this.docker.modem, stream);
+  }
+
+  async exec(id: string, command: string[], timeoutMs: number): Promise<{ exitCode: number; output: string }> {
+    const exec = await this.docker.getContainer(id).exec({ Cmd: command, AttachStdout: true, AttachStderr: true });
+    const stream = await exec.start({ hijack: true, stdin: false });
+    const sink = new PassThrough();
+    let output = '';
+    sink.on('data', (d: Buffer) => { if (output.length < 10_240) output += d.toString('utf8'); });
+    this.docker.modem.demuxStream(stream, sink, sink);
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => { stream.destroy(); reject(new Error(`command timed out after ${timeoutMs} ms`)); }, timeoutMs);
+      stream.on('end', () => { clearTimeout(timer); resolve(); });
+      stream.on('close', () => { clearTimeout(timer); resolve(); });
+      stream.on('error', (err) => { clearTimeout(timer); reject(err); });
+    });
+    const info = await exec.inspect();
+    return { exitCode: info.ExitCode ?? -1, output };
+  }
+
+  async watchEvents(labels: Record<string, string>, onEvent: (e: RuntimeEvent) => void, signal: AbortSignal): Promise<void> {
+    const stream = await this.docker.getEvents({ filters: { type: ['container'], label: labelFilter(labels) } }) as NodeJS.ReadableStream & { destroy(): void };
+    const abort = () => stream.destroy();
+    signal.addEventListener('abort', abort, { once: true });
+    let buffered = '';
+    try {
+      for await (const chunk of stream) {
+        buffered += chunk.toString();
+        let nl: number;
+        while ((nl = buffered.indexOf('\n')) >= 0) {
+          const line = buffered.slice(0, nl).trim();
+          buffered = buffered.slice(nl + 1);
+          if (!line) continue;
+          const e = JSON.parse(line) as { id?: string; Action?: string; status?: string; Actor?: { ID?: string; Attributes?: Record<string, string> } };
+          onEvent({ containerId: e.Actor?.ID ?? e.id ?? '', action: e.Action ?? e.status ?? '', labels: e.Actor?.Attributes ?? {} });
+        }
+      }
+    } catch (err) {
+      if (!signal.aborted) throw err;
+    } finally {
+      signal.removeEventListener('abort', abort);
+    }
+    if (!signal.aborted) throw new Error('the Docker event stream ended');
+  }
+
+  async logs(id: string, options: LogOptions): Promise<NodeJS.ReadableStream> {
+    const container = this.docker.getContainer(id);
+    const common = {
+      stdout: true, stderr: true, timestamps: options.timestamps,
+      ...(options.tailLines !== undefined && { tail: options.tailLines }),
+      ...(options.sinceSeconds !== undefined && { since: Math.floor(Date.now() / 1000) - options.sinceSeconds }),
+    };
+    const out = new PassThrough();
+    if (options.follow) {
+      const stream = await container.logs({ ...common, follow: true });
+      this.docker.modem.demuxStream(stream, out, out);
+      stream.on('end', () => out.end());
+      stream.on('error', (err) => out.destroy(err));
+      out.on('close', () => (stream as NodeJS.ReadableStream & { destroy(): void }).destroy());
+    } else {
+      const buf = await container.logs({ ...common, follow: false });
+      out.end(demuxBuffer(buf));
+    }
+    return out;
+  }
+}

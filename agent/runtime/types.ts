@@ -1,0 +1,91 @@
+// What the agent needs from a container engine. runtime/docker.ts implements it over the Docker
+// API; tests use an in-memory implementation (test/agent/fake-runtime.ts). Nothing else in the
+// agent talks to an engine.
+
+/** Labels that tie every container to its node and pod (the agent's only record of ownership). */
+export const labelKeys = {
+  node: 'io.labkube.node',
+  namespace: 'io.labkube.pod.namespace',
+  pod: 'io.labkube.pod.name',
+  uid: 'io.labkube.pod.uid',
+  container: 'io.labkube.container.name',
+  restartCount: 'io.labkube.restart-count',
+} as const;
+
+export interface PortBinding {
+  containerPort: number;
+  protocol: 'tcp' | 'udp' | 'sctp';
+  hostPort?: number;
+  hostIp?: string;
+}
+
+export interface ContainerConfig {
+  name: string;
+  image: string;
+  /** Kubernetes' `command` replaces the image's entrypoint; `args` its cmd. */
+  entrypoint?: string[];
+  cmd?: string[];
+  env: string[];
+  workingDir?: string;
+  labels: Record<string, string>;
+  ports: PortBinding[];
+  memoryBytes?: number;
+  nanoCpus?: number;
+}
+
+export type ContainerStatusName = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
+
+export interface ContainerInfo {
+  id: string;
+  name: string;
+  labels: Record<string, string>;
+  image: string;
+  imageId: string;
+  status: ContainerStatusName;
+  exitCode: number;
+  oomKilled: boolean;
+  /** The engine's own error, such as a failed exec of the entrypoint. */
+  error: string;
+  createdAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+  ip?: string;
+}
+
+export interface ImageInfo {
+  id: string;
+  tags: string[];
+  sizeBytes: number;
+  os: string;
+  architecture: string;
+  variant?: string;
+}
+
+export interface RuntimeEvent {
+  containerId: string;
+  /** The engine's action: start, die, oom, destroy... */
+  action: string;
+  labels: Record<string, string>;
+}
+
+export interface LogOptions { follow: boolean; tailLines?: number; timestamps: boolean; sinceSeconds?: number }
+
+export interface ContainerRuntime {
+  version(): Promise<{ version: string; apiVersion: string }>;
+  /** Every container (running or not) carrying all of these labels. */
+  listContainers(labels: Record<string, string>): Promise<ContainerInfo[]>;
+  createContainer(config: ContainerConfig): Promise<string>;
+  startContainer(id: string): Promise<void>;
+  /** SIGTERM, then SIGKILL after `graceSeconds`. Stopping a stopped container is not an error. */
+  stopContainer(id: string, graceSeconds: number): Promise<void>;
+  /** Removing a missing container is not an error. */
+  removeContainer(id: string): Promise<void>;
+  inspectImage(ref: string): Promise<ImageInfo | undefined>;
+  listImages(): Promise<ImageInfo[]>;
+  pullImage(ref: string): Promise<void>;
+  loadImage(tarPath: string): Promise<void>;
+  exec(id: string, command: string[], timeoutMs: number): Promise<{ exitCode: number; output: string }>;
+  /** Streams container events for containers with these labels until `signal` aborts or the stream fails. */
+  watchEvents(labels: Record<string, string>, onEvent: (e: RuntimeEvent) => void, signal: AbortSignal): Promise<void>;
+  logs(id: string, options: LogOptions): Promise<NodeJS.ReadableStream>;
+}

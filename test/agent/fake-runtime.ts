@@ -1,0 +1,47 @@
+// An in-memory ContainerRuntime: containers and images as plain records, with the engine's
+// rules the agent relies on (labels, restart of stopped containers, missing images).
+import type { ContainerConfig, ContainerInfo, ContainerRuntime, ImageInfo, LogOptions, RuntimeEvent } from '../../agent/runtime/types.ts';
+import { PassThrough } from 'node:stream';
+
+export class FakeRuntime implements ContainerRuntime {
+  readonly containers = new Map<string, ContainerInfo & { config: ContainerConfig }>();
+  readonly images = new Map<string, ImageInfo>();
+  pullError?: string;
+  pulls: string[] = [];
+  private next = 1;
+
+  addImage(ref: string, architecture = 'amd64'): void {
+    const tag = ref.includes(':') ? ref : `${ref}:latest`;
+    this.images.set(tag, { id: `sha256:${tag}`, tags: [tag], sizeBytes: 1000, os: 'linux', architecture });
+  }
+  /** Simulates the process exiting. */
+  exit(id: string, exitCode: number, at = new Date()): void {
+    const c = this.containers.get(id)!;
+    Object.assign(c, { status: 'exited', exitCode, finishedAt: at.toISOString() });
+  }
+
+  async version() { return { version: 'fake', apiVersion: '1.41' }; }
+  async listContainers(labels: Record<string, string>) {
+    return [...this.containers.values()].filter((c) => Object.entries(labels).every(([k, v]) => c.labels[k] === v)).map((c) => ({ ...c }));
+  }
+  async createContainer(config: ContainerConfig) {
+    if (!(await this.inspectImage(config.image))) throw new Error(`No such image: ${config.image}`);
+    const id = `c${this.next++}`;
+    this.containers.set(id, { id, name: config.name, labels: config.labels, image: config.image, imageId: 'sha256:x', status: 'created', exitCode: 0, oomKilled: false, error: '', createdAt: new Date().toISOString(), config });
+    return id;
+  }
+  async startContainer(id: string) {
+    Object.assign(this.containers.get(id)!, { status: 'running', startedAt: new Date().toISOString(), ip: '172.17.0.9' });
+  }
+  async stopContainer(id: string) { const c = this.containers.get(id); if (c?.status === 'running') this.exit(id, 137); }
+  async removeContainer(id: string) { this.containers.delete(id); }
+  async inspectImage(ref: string) { return this.images.get(ref.includes(':') ? ref : `${ref}:latest`); }
+  async listImages() { return [...this.images.values()]; }
+  async pullImage(ref: string) { this.pulls.push(ref); if (this.pullError) throw new Error(this.pullError); this.addImage(ref); }
+  async loadImage() { /* nothing to load in memory */ }
+  async exec() { return { exitCode: 0, output: '' }; }
+  async watchEvents(_l: Record<string, string>, _on: (e: RuntimeEvent) => void, signal: AbortSignal) {
+    await new Promise<void>((r) => signal.addEventListener('abort', () => r()));
+  }
+  async logs(_id: string, _o: LogOptions) { const s = new PassThrough(); s.end('log line\n'); return s; }
+}
