@@ -98,7 +98,7 @@ async function main(): Promise<void> {
   const cycle = cycleOnly();
   log(`scheduling cycle alone: ${cycle.podsPerS.toFixed(0)} pods/s, p99 ${cycle.p99Ms.toFixed(2)} ms per pod`);
   const dataDir = mkdtempSync(join(tmpdir(), 'labkube-bench-sched-'));
-  const server = await spawnServer(dataDir, await freePort(), ['--node-grace-period', '40']);
+  const server = await spawnServer(dataDir, await freePort(), { extraArgs: ['--node-grace-period', '40'], bundled: true });
   const client = server.client;
   const abort = new AbortController();
   let leaseTimer: NodeJS.Timeout | undefined;
