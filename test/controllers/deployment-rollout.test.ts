@@ -1,11 +1,11 @@
 // Deployments against a real control plane: the controllers run inside the test server, hollow
-// nodes play the kubelets, and a tiny binder below plays the scheduler (which lives elsewhere).
+// nodes play the kubelets; the server's own scheduler binds the pods.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { KubeObject } from '../../control-plane/api/meta.ts';
 import { findCondition } from '../../control-plane/api/objects.ts';
 import { resourceFor } from '../../control-plane/api/resources.ts';
-import { resourcePath, type KubeClient } from '../../control-plane/client/client.ts';
+import type { KubeClient } from '../../control-plane/client/client.ts';
 import { Informer } from '../../control-plane/client/informer.ts';
 import type { DeploymentObject } from '../../control-plane/controllers/deployment-rollout.ts';
 import { isPodReady, type PodObject } from '../../control-plane/controllers/pod-template.ts';
@@ -17,20 +17,6 @@ const pods = resourceFor('', 'pods')!;
 const deployments = resourceFor('apps', 'deployments')!;
 const replicasets = resourceFor('apps', 'replicasets')!;
 const revision = 'deployment.kubernetes.io/revision';
-
-/** Binds every unscheduled pod to a hollow node, round robin: a stand-in for the scheduler. */
-function startBinder(client: KubeClient, nodes: string[]): Informer<PodObject> {
-  let next = 0;
-  const informer = new Informer<PodObject>({ client, resource: pods });
-  const bind = (pod: PodObject) => {
-    if (pod.spec.nodeName || pod.metadata.deletionTimestamp || pod.metadata.labels?.app === 'stuck') return;
-    const name = pod.metadata.name!;
-    const target = nodes[next++ % nodes.length]!;
-    void client.request('POST', resourcePath(pods, pod.metadata.namespace, name, 'binding'),
-      { apiVersion: 'v1', kind: 'Binding', metadata: { name }, target: { kind: 'Node', name: target } }).catch(() => {});
-  };
-  return informer.on({ add: bind, update: (_old, pod) => bind(pod) }).start();
-}
 
 function deployment(name: string, replicas: number, image: string, extra: Partial<DeploymentObject['spec']> = {}): KubeObject {
   return {
@@ -66,16 +52,13 @@ async function ownedReplicaSets(client: KubeClient, d: DeploymentObject): Promis
 describe('deployment controller against a real server', () => {
   let server: TestServer;
   let nodes: HollowNode[];
-  let binder: Informer<PodObject>;
 
   before(async () => {
     server = await startTestServer();
     nodes = await startHollowNodes(server, 2);
-    binder = startBinder(server.client, nodes.map((n) => n.name));
   });
 
   after(async () => {
-    await binder.stop();
     await Promise.all(nodes.map((n) => n.stop()));
     await server.stop();
   });
@@ -205,7 +188,7 @@ describe('deployment controller against a real server', () => {
 
   test('reports ProgressDeadlineExceeded when pods never become available', async () => {
     const { client } = server;
-    // No node matches the nodeSelector (and the binder skips app=stuck): the pod stays Pending.
+    // No node matches the nodeSelector: the scheduler leaves the pod Pending.
     const stuck = deployment('stuck', 1, 'app:1', { progressDeadlineSeconds: 2 });
     (stuck.spec as DeploymentObject['spec']).template.spec.nodeSelector = { 'lab.example/nowhere': 'true' };
     await client.create(deployments, 'default', stuck);

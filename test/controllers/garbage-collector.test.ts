@@ -6,7 +6,7 @@ import { isNotFound } from '../../control-plane/api/errors.ts';
 import type { KubeObject } from '../../control-plane/api/meta.ts';
 import { timestamp } from '../../control-plane/api/objects.ts';
 import { resourceFor } from '../../control-plane/api/resources.ts';
-import { resourcePath, type KubeClient } from '../../control-plane/client/client.ts';
+import type { KubeClient } from '../../control-plane/client/client.ts';
 import { Informer } from '../../control-plane/client/informer.ts';
 import { GarbageCollector } from '../../control-plane/controllers/garbage-collector.ts';
 import type { PodObject } from '../../control-plane/controllers/pod-template.ts';
@@ -17,17 +17,6 @@ const pods = resourceFor('', 'pods')!;
 const events = resourceFor('', 'events')!;
 const deployments = resourceFor('apps', 'deployments')!;
 const replicasets = resourceFor('apps', 'replicasets')!;
-
-function startBinder(client: KubeClient, node: string): Informer<PodObject> {
-  const informer = new Informer<PodObject>({ client, resource: pods });
-  const bind = (pod: PodObject) => {
-    if (pod.spec.nodeName || pod.metadata.deletionTimestamp) return;
-    const name = pod.metadata.name!;
-    void client.request('POST', resourcePath(pods, pod.metadata.namespace, name, 'binding'),
-      { apiVersion: 'v1', kind: 'Binding', metadata: { name }, target: { kind: 'Node', name: node } }).catch(() => {});
-  };
-  return informer.on({ add: bind, update: (_old, pod) => bind(pod) }).start();
-}
 
 function deployment(name: string, replicas: number): KubeObject {
   return {
@@ -57,16 +46,13 @@ async function runningDeployment(client: KubeClient, name: string, replicas: num
 describe('garbage collector against a real server', () => {
   let server: TestServer;
   let nodes: HollowNode[];
-  let binder: Informer<PodObject>;
 
   before(async () => {
     server = await startTestServer();
     nodes = await startHollowNodes(server, 1);
-    binder = startBinder(server.client, nodes[0]!.name);
   });
 
   after(async () => {
-    await binder.stop();
     await Promise.all(nodes.map((n) => n.stop()));
     await server.stop();
   });

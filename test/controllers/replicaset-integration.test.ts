@@ -1,10 +1,9 @@
-// ReplicaSets against a real control plane, with hollow nodes and a stand-in binder for the scheduler.
+// ReplicaSets against a real control plane, with hollow nodes; the server's scheduler binds the pods.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { KubeObject } from '../../control-plane/api/meta.ts';
 import { resourceFor } from '../../control-plane/api/resources.ts';
-import { resourcePath, type KubeClient } from '../../control-plane/client/client.ts';
-import { Informer } from '../../control-plane/client/informer.ts';
+import type { KubeClient } from '../../control-plane/client/client.ts';
 import type { PodObject } from '../../control-plane/controllers/pod-template.ts';
 import type { ReplicaSetObject } from '../../control-plane/controllers/replicaset.ts';
 import { startHollowNodes, type HollowNode } from '../support/hollow-node.ts';
@@ -12,17 +11,6 @@ import { eventually, startTestServer, type TestServer } from '../support/server.
 
 const pods = resourceFor('', 'pods')!;
 const replicasets = resourceFor('apps', 'replicasets')!;
-
-function startBinder(client: KubeClient, node: string): Informer<PodObject> {
-  const informer = new Informer<PodObject>({ client, resource: pods });
-  const bind = (pod: PodObject) => {
-    if (pod.spec.nodeName || pod.metadata.deletionTimestamp || pod.metadata.labels?.bind === 'no') return;
-    const name = pod.metadata.name!;
-    void client.request('POST', resourcePath(pods, pod.metadata.namespace, name, 'binding'),
-      { apiVersion: 'v1', kind: 'Binding', metadata: { name }, target: { kind: 'Node', name: node } }).catch(() => {});
-  };
-  return informer.on({ add: bind, update: (_old, pod) => bind(pod) }).start();
-}
 
 function replicaSet(name: string, replicas: number): KubeObject {
   return {
@@ -50,16 +38,13 @@ async function readyReplicas(client: KubeClient, name: string, n: number): Promi
 describe('replica set controller against a real server', () => {
   let server: TestServer;
   let nodes: HollowNode[];
-  let binder: Informer<PodObject>;
 
   before(async () => {
     server = await startTestServer();
     nodes = await startHollowNodes(server, 1);
-    binder = startBinder(server.client, nodes[0]!.name);
   });
 
   after(async () => {
-    await binder.stop();
     await Promise.all(nodes.map((n) => n.stop()));
     await server.stop();
   });
