@@ -13,14 +13,18 @@ import { KubeClient } from '../control-plane/client/client.ts';
 import { Informer } from '../control-plane/client/informer.ts';
 import type { BackoffSettings } from './backoff.ts';
 import { PullFailures } from './hooks/pull-image.ts';
+import { EventRecorder } from './event-recorder.ts';
+import { ImageCache } from './image-cache.ts';
+import { StartQueue } from './start-queue.ts';
 import { loadAirgapImages } from './images.ts';
 import { LeaseRenewer } from './lease.ts';
 import { startLogServer } from './logs-server.ts';
-import { NodeStatusReporter, agentVersion, buildNode, measureFacts, measureUsage, nodePlatform, type Reserve } from './node-status.ts';
+import { measureFacts, measureUsage } from './host.ts';
+import { NodeStatusReporter, agentVersion, buildNode, nodePlatform, type Reserve } from './node-status.ts';
 import { PodWorker, type PodApi } from './pod-worker.ts';
 import { obtainCredential, registerNode } from './registration.ts';
 import { DockerRuntime } from './runtime/docker.ts';
-import { labelKeys, type ContainerRuntime } from './runtime/types.ts';
+import { labelKeys, type ContainerRuntime, type RuntimeEvent } from './runtime/types.ts';
 
 const pods = resourceFor('', 'pods')!;
 const events = resourceFor('', 'events')!;
@@ -29,6 +33,8 @@ export interface AgentOptions {
   server: string; joinToken: string; ca: string; nodeName: string; nodeIp: string; dataDir: string;
   dockerSocket: string; logPort: number; leaseIntervalMs: number; reserve: Reserve; maxPods: number;
   backoff: BackoffSettings; logger: Logger; runtime?: ContainerRuntime;
+  /** Containers created and started at once (start-queue.ts). */
+  parallelStarts: number;
 }
 
 // Orphans are also found by a periodic sweep, for containers no pod event mentions (removed
@@ -48,9 +54,15 @@ export class NodeAgent {
   private status?: NodeStatusReporter;
   private logServer?: { port: number; close(): Promise<void> };
   private readonly pullFailures = new PullFailures();
+  private readonly images: ImageCache;
+  private readonly starts: StartQueue;
+  private readonly events: EventRecorder<KubeObject>;
 
   constructor(private readonly o: AgentOptions) {
     this.runtime = o.runtime ?? new DockerRuntime(o.dockerSocket);
+    this.images = new ImageCache(this.runtime);
+    this.starts = new StartQueue(o.parallelStarts);
+    this.events = new EventRecorder((e) => this.client.create(events, e.metadata.namespace, e), o.logger);
   }
 
   get logPort(): number | undefined { return this.logServer?.port; }
@@ -87,7 +99,8 @@ export class NodeAgent {
       update: (old, pod) => { if (!onlyStatusChanged(old, pod)) this.podChanged(pod, facts); },
       delete: (pod) => void this.workers.get(pod.metadata.uid!)?.remove(),
     }).start();
-    void this.watchEngine();
+    void this.watchEngine('docker event stream', (signal) => this.runtime.watchEvents({ [labelKeys.node]: o.nodeName }, (e) => this.containerEvent(e), signal));
+    void this.watchEngine('docker image event stream', (signal) => this.runtime.watchImageEvents(() => this.images.clear(), signal));
     await this.informer.waitForSync();
     await this.sweepOrphans();
     this.timers.push(setInterval(() => void this.sweepOrphans().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'orphan sweep failed')), orphanSweepMs));
@@ -113,7 +126,7 @@ export class NodeAgent {
     if (!worker) {
       worker = new PodWorker({
         pod, runtime: this.runtime, api: this.podApi(), nodeName: this.o.nodeName, nodeIp: this.o.nodeIp,
-        platform: nodePlatform(facts), pullFailures: this.pullFailures, backoff: this.o.backoff, logger: this.o.logger,
+        platform: nodePlatform(facts), pullFailures: this.pullFailures, images: this.images, starts: this.starts, backoff: this.o.backoff, logger: this.o.logger,
         onFinished: () => this.workers.delete(uid),
       });
       this.workers.set(uid, worker);
@@ -121,21 +134,26 @@ export class NodeAgent {
     void worker.update(pod);
   }
 
-  /** Docker's event stream: a dying container is seen at once, not at the next resync. */
-  private async watchEngine(): Promise<void> {
-    for (let delay = 1_000; !this.abort.signal.aborted; delay = Math.min(delay * 2, 30_000)) {
+  /** Docker's container events: a dying container is seen at once, not at the next resync. */
+  private containerEvent(e: RuntimeEvent): void {
+    if (!['die', 'start', 'oom', 'destroy'].includes(e.action)) return;
+    const uid = e.labels[labelKeys.uid];
+    const worker = uid ? this.workers.get(uid) : undefined;
+    if (worker) void worker.engineEvent(e);
+    else if (e.action === 'start' && this.informer?.hasSynced) void this.sweepOrphans();
+  }
+
+  /** Keeps one of the engine's event streams open, reconnecting with backoff (1 s doubling to 30 s, as the reflector). */
+  private async watchEngine(what: string, follow: (signal: AbortSignal) => Promise<void>): Promise<void> {
+    for (let delay = 1_000; !this.abort.signal.aborted;) {
+      const openedAt = Date.now();
       try {
-        await this.runtime.watchEvents({ [labelKeys.node]: this.o.nodeName }, (e) => {
-          if (!['die', 'start', 'oom', 'destroy'].includes(e.action)) return;
-          const uid = e.labels[labelKeys.uid];
-          const worker = uid ? this.workers.get(uid) : undefined;
-          if (worker) void worker.trigger();
-          else if (e.action === 'start' && this.informer?.hasSynced) void this.sweepOrphans();
-          delay = 1_000;
-        }, this.abort.signal);
+        await follow(this.abort.signal);
       } catch (err) {
         if (this.abort.signal.aborted) return;
-        this.o.logger.warn({ err: (err as Error).message, retryInMs: delay }, 'docker event stream failed');
+        // A stream that stayed up a while was healthy: start the backoff over.
+        delay = Date.now() - openedAt > 30_000 ? 1_000 : Math.min(delay * 2, 30_000);
+        this.o.logger.warn({ err: (err as Error).message, retryInMs: delay }, `${what} failed`);
         await new Promise((r) => setTimeout(r, delay));
       }
     }
@@ -145,7 +163,7 @@ export class NodeAgent {
   private async sweepOrphans(): Promise<void> {
     if (!this.informer?.hasSynced) return;
     const known = new Set(this.informer.list().map((p) => p.metadata.uid));
-    const mine = await this.runtime.listContainers({ [labelKeys.node]: this.o.nodeName });
+    const mine = await this.runtime.listContainerLabels({ [labelKeys.node]: this.o.nodeName });
     const orphans = mine.filter((c) => !known.has(c.labels[labelKeys.uid]) && !this.workers.has(c.labels[labelKeys.uid]!));
     await Promise.all(orphans.map(async (c) => {
       this.o.logger.info({ container: c.name }, 'removing orphaned container');
@@ -157,7 +175,7 @@ export class NodeAgent {
   private podApi(): PodApi {
     const client = () => this.client;
     const nodeName = this.o.nodeName;
-    const log = this.o.logger;
+    const recorder = this.events;
     return {
       async writeStatus(pod, status) {
         await client().patch(pods, pod.metadata.namespace, pod.metadata.name!, { status }, 'merge', 'status');
@@ -172,13 +190,13 @@ export class NodeAgent {
       event(pod, type, reason, message) {
         const now = timestamp();
         const ns = pod.metadata.namespace ?? 'default';
-        void client().create(events, ns, {
+        recorder.record({
           apiVersion: 'v1', kind: 'Event',
           metadata: { name: `${pod.metadata.name}.${Date.now().toString(16)}${Math.random().toString(16).slice(2, 6)}`, namespace: ns },
           involvedObject: { kind: 'Pod', apiVersion: 'v1', namespace: ns, name: pod.metadata.name, uid: pod.metadata.uid },
           reason, message, type, count: 1, firstTimestamp: now, lastTimestamp: now,
           source: { component: 'kubelet', host: nodeName }, reportingComponent: 'kubelet', reportingInstance: nodeName,
-        }).catch((err: unknown) => log.debug({ err: (err as Error).message, reason }, 'event not recorded'));
+        });
       },
     };
   }

@@ -2,42 +2,31 @@
 // with follow, tailLines, timestamps, previous, sinceSeconds. HTTPS with a self-signed
 // certificate (made once in the data dir); callers must present a log token signed by the
 // cluster CA for this node and pod (log-token.ts). node:https only: no framework on a board.
-import { webcrypto } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import 'reflect-metadata'; // @peculiar/x509 resolves its algorithms through tsyringe
-import * as x509 from '@peculiar/x509';
 import { publicKeyFromCa, verifyLogToken } from './log-token.ts';
+import { selfSignedCert, type ServingCert } from './serving-cert.ts';
 import { restartCountOf } from './hooks/report.ts';
 import { labelKeys, type ContainerRuntime } from './runtime/types.ts';
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
-
-async function servingCert(dataDir: string, nodeName: string, ip: string): Promise<{ cert: string; key: string }> {
+function servingCert(dataDir: string, nodeName: string, ip: string): ServingCert {
   const certPath = join(dataDir, 'agent.crt');
   const keyPath = join(dataDir, 'agent.key');
   if (existsSync(certPath) && existsSync(keyPath)) return { cert: readFileSync(certPath, 'utf8'), key: readFileSync(keyPath, 'utf8') };
-  const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
-  const keys = await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']) as CryptoKeyPair;
-  const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: Date.now().toString(16), name: `CN=${nodeName}`, keys, signingAlgorithm: alg,
-    // Ten years, as k3s's self-signed kubelet serving certs: nobody renews a board's cert.
-    notBefore: new Date(Date.now() - 60_000), notAfter: new Date(Date.now() + 10 * 365 * 86_400_000),
-    extensions: [new x509.SubjectAlternativeNameExtension([{ type: 'ip', value: ip }, { type: 'dns', value: nodeName }])],
-  });
-  const keyPem = x509.PemConverter.encode(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey as webcrypto.CryptoKey), 'PRIVATE KEY');
-  writeFileSync(keyPath, keyPem, { mode: 0o600 });
-  writeFileSync(certPath, cert.toString('pem'));
-  return { cert: cert.toString('pem'), key: keyPem };
+  // Ten years, as k3s's self-signed kubelet serving certs: nobody renews a board's cert.
+  const made = selfSignedCert(nodeName, ip, 3650);
+  writeFileSync(keyPath, made.key, { mode: 0o600 });
+  writeFileSync(certPath, made.cert);
+  return made;
 }
 
 export interface LogServerOptions { runtime: ContainerRuntime; nodeName: string; ip: string; port: number; caPem: string; dataDir: string; logger?: Logger }
 
 export async function startLogServer(o: LogServerOptions): Promise<{ port: number; close(): Promise<void> }> {
   const publicKey = publicKeyFromCa(o.caPem);
-  const tls = await servingCert(o.dataDir, o.nodeName, o.ip);
+  const tls = servingCert(o.dataDir, o.nodeName, o.ip);
   const fail = (res: import('node:http').ServerResponse, code: number, reason: string, message: string) => {
     res.writeHead(code, { 'Content-Type': 'application/json' });
     res.end(JSON.stringify({ apiVersion: 'v1', kind: 'Status', metadata: {}, status: 'Failure', code, reason, message }));

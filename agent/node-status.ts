@@ -1,10 +1,8 @@
-// The Node this agent registers and keeps current: what systeminformation measures (CPU, memory,
+// The Node this agent registers and keeps current: what host.ts reads (CPU, memory,
 // architecture, OS, kernel, board model, CPU temperature), capacity and allocatable, the images
 // present with their platforms, and usage for `labctl top nodes`. Status is written when
 // something changes, and at least every 60 s otherwise.
-import { existsSync, readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
-import si from 'systeminformation';
 import type { Node } from '../control-plane/api/core.ts';
 import type { KubeObject } from '../control-plane/api/meta.ts';
 import { deepEqual, setCondition, timestamp } from '../control-plane/api/objects.ts';
@@ -12,7 +10,8 @@ import { resourceFor } from '../control-plane/api/resources.ts';
 import { annotationImagePlatforms, labelArch, labelHostname, labelOS } from '../control-plane/api/well-known.ts';
 import type { KubeClient } from '../control-plane/client/client.ts';
 import { Informer } from '../control-plane/client/informer.ts';
-import { kubernetesArch, nodeImages, type Platform } from './images.ts';
+import { measureUsage, type Facts, type Usage } from './host.ts';
+import { nodeImages, type Platform } from './images.ts';
 import type { ContainerRuntime } from './runtime/types.ts';
 
 import {
@@ -24,36 +23,6 @@ const nodes = resourceFor('', 'nodes')!;
 export const agentVersion = 'labkube-agent/v0.1.0';
 
 export interface Reserve { cpuMilli: number; memoryBytes: number }
-export interface Facts {
-  cores: number; memoryBytes: number; arch: string; variant?: string; os: string; osImage: string; kernel: string;
-  hostname: string; boardModel?: string; cpuTemperature?: number; machineId?: string;
-}
-export interface Usage { cpuCores: number; memoryBytes: number }
-
-/** Facts that do not change while the agent runs. */
-export async function measureFacts(): Promise<Facts> {
-  const [cpu, mem, os, system, uuid] = await Promise.all([si.cpu(), si.mem(), si.osInfo(), si.system(), si.uuid()]);
-  const arch = kubernetesArch();
-  // The device tree names the board on a Pi and most other SBCs; a PC has none.
-  const dtModel = existsSync('/proc/device-tree/model') ? readFileSync('/proc/device-tree/model', 'utf8').replace(/\0/g, '').trim() : '';
-  const boardModel = dtModel || (system.raspberry ? system.model : '');
-  return {
-    cores: cpu.cores, memoryBytes: mem.total, arch, ...(arch === 'arm' && { variant: 'v7' }),
-    os: 'linux', osImage: `${os.distro} ${os.release}`.trim(), kernel: os.kernel, hostname: os.hostname,
-    ...(boardModel && { boardModel: boardModel.replace(/ Rev [\d.]+$/, '') }),
-    ...(uuid.os && { machineId: uuid.os }),
-  };
-}
-
-export async function measureUsage(): Promise<Usage & { cpuTemperature?: number }> {
-  const [load, mem, temp] = await Promise.all([si.currentLoad(), si.mem(), si.cpuTemperature()]);
-  return {
-    cpuCores: (load.currentLoad / 100) * load.cpus.length,
-    memoryBytes: mem.active,
-    ...(typeof temp.main === 'number' && temp.main > 0 && { cpuTemperature: temp.main }),
-  };
-}
-
 export const nodePlatform = (f: Facts): Platform => ({ os: f.os, architecture: f.arch, ...(f.variant && { variant: f.variant }) });
 
 export interface NodeInputs {

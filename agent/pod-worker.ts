@@ -21,6 +21,8 @@ import type { Logger } from 'pino';
 import type { Container, Pod } from '../control-plane/api/core.ts';
 import { deepEqual } from '../control-plane/api/objects.ts';
 import { CrashBackoff, defaultBackoff, type BackoffSettings } from './backoff.ts';
+import { ImageCache } from './image-cache.ts';
+import { StartQueue } from './start-queue.ts';
 import { createContainer } from './hooks/create.ts';
 import { killContainers, stopContainer } from './hooks/kill.ts';
 import { ContainerProber } from './hooks/probe.ts';
@@ -28,7 +30,7 @@ import { PullFailures, pullImage } from './hooks/pull-image.ts';
 import { buildPodStatus, restartCountOf, statusChanged, type ContainerObservation, type PodStatus } from './hooks/report.ts';
 import { startContainer } from './hooks/start.ts';
 import type { Platform } from './images.ts';
-import { labelKeys, type ContainerInfo, type ContainerRuntime } from './runtime/types.ts';
+import { labelKeys, type ContainerInfo, type ContainerRuntime, type RuntimeEvent } from './runtime/types.ts';
 
 /** What a worker needs from the API server; the agent implements it over KubeClient. */
 export interface PodApi {
@@ -47,6 +49,10 @@ export interface PodWorkerOptions {
   nodeIp: string;
   platform: Platform;
   pullFailures?: PullFailures;
+  /** Shared by the agent's workers, so a burst of replicas inspects their image once. */
+  images?: ImageCache;
+  /** Shared by the agent's workers: how many containers are created and started at once. */
+  starts?: StartQueue;
   backoff?: BackoffSettings;
   logger?: Logger;
   now?: () => number;
@@ -64,6 +70,7 @@ const apiRetryMs = 3_000;
 // How long ErrImagePull shows before ImagePullBackOff: long enough for a watcher to see it.
 const errorVisibleMs = 1_000;
 
+const unlimited = new StartQueue(Infinity);
 const byRestartCountDesc = (a: ContainerInfo, b: ContainerInfo) => restartCountOf(b) - restartCountOf(a);
 const isExited = (c: ContainerInfo) => c.status === 'exited' || c.status === 'dead' || (c.status === 'created' && !!c.error);
 const ms = (t: string | undefined) => (t ? Date.parse(t) : 0);
@@ -89,11 +96,17 @@ export class PodWorker {
   private readonly warned = new Set<string>();
   private readonly now: () => number;
   private readonly pullFailures: PullFailures;
+  private readonly images: ImageCache;
+  /** Containers this worker started whose `start` event has not arrived: that event is no news. */
+  private readonly startedHere = new Set<string>();
+  /** Events of the sync in progress, recorded after its status write: Running shows first. */
+  private readonly pendingEvents: Parameters<PodApi['event']>[] = [];
 
   constructor(private readonly options: PodWorkerOptions) {
     this.pod = options.pod;
     this.now = options.now ?? Date.now;
     this.pullFailures = options.pullFailures ?? new PullFailures();
+    this.images = options.images ?? new ImageCache(options.runtime);
   }
 
   get uid(): string { return this.pod.metadata.uid!; }
@@ -117,10 +130,21 @@ export class PodWorker {
           this.options.logger?.warn({ pod: this.key, err: (err as Error).message }, 'pod sync failed');
           this.wake(this.now() + apiRetryMs);
         }
+        this.flushEvents();
       } while (this.again && !this.finished);
       this.syncing = undefined;
     })();
     return this.syncing;
+  }
+
+  /**
+   * An engine event for one of this pod's containers: sync, unless it is the `start` of a
+   * container this worker just started and already reported (a burst of pods would otherwise
+   * sync each one twice while the engine is busiest).
+   */
+  engineEvent(e: Pick<RuntimeEvent, 'action' | 'containerId'>): Promise<void> {
+    if (e.action === 'start' && this.startedHere.delete(e.containerId)) return Promise.resolve();
+    return this.trigger();
   }
 
   /** Stops timers and probes; leaves containers running (the agent is shutting down). */
@@ -130,6 +154,10 @@ export class PodWorker {
     this.probers.clear();
     this.finished = true;
   }
+
+  private event(...e: Parameters<PodApi['event']>): void { this.pendingEvents.push(e); }
+  /** Records the pending events: after the status write, or before a wait as long as a grace period. */
+  private flushEvents(): void { for (const e of this.pendingEvents.splice(0)) this.options.api.event(...e); }
 
   private get key(): string { return `${this.pod.metadata.namespace}/${this.pod.metadata.name}`; }
 
@@ -162,8 +190,9 @@ export class PodWorker {
       : pod.metadata.deletionGracePeriodSeconds ?? pod.spec.terminationGracePeriodSeconds ?? defaultGraceSeconds;
     const running = containers.filter((c) => c.status === 'running');
     if (running.length > 0 && !this.gone) {
-      this.options.api.event(pod, 'Normal', 'Killing', `Stopping container${running.length > 1 ? 's' : ''} ${running.map((c) => c.labels[labelKeys.container]).join(', ')}`);
+      this.event(pod, 'Normal', 'Killing', `Stopping container${running.length > 1 ? 's' : ''} ${running.map((c) => c.labels[labelKeys.container]).join(', ')}`);
     }
+    this.flushEvents();
     await killContainers(this.options.runtime, containers, grace);
     if (!this.gone) await this.options.api.finishDeletion(pod);
     this.finished = true;
@@ -183,8 +212,8 @@ export class PodWorker {
     if (current.status === 'created' && !current.error) {
       // Created before an agent restart but never started: start it now.
       const started = await startContainer(runtime, current.id);
-      if (!started.ok) this.options.api.event(pod, 'Warning', 'Failed', `Error: ${started.message}`);
-      return this.refresh(spec, obs);
+      if (!started.ok) this.event(pod, 'Warning', 'Failed', `Error: ${started.message}`);
+      return this.refresh(spec, current.id, obs);
     }
     if (current.status === 'running') return this.watchRunning(pod, spec, obs, current);
     if (!isExited(current)) return obs; // paused, restarting, removing: look again on the next event
@@ -202,7 +231,7 @@ export class PodWorker {
       this.wake(readyAt);
       if (!this.warned.has(`backoff-${restartCountOf(current)}`)) {
         this.warned.add(`backoff-${restartCountOf(current)}`);
-        this.options.api.event(pod, 'Warning', 'BackOff', 'Back-off restarting failed container');
+        this.event(pod, 'Warning', 'BackOff', 'Back-off restarting failed container');
       }
       return obs;
     }
@@ -220,7 +249,7 @@ export class PodWorker {
 
   /** pull-image, create, start: a new container for `spec`, with `restartCount` restarts before it. */
   private async startNew(pod: Pod, spec: Container, restartCount: number, obs: ContainerObservation): Promise<ContainerObservation> {
-    const { runtime, api, nodeName, nodeIp } = this.options;
+    const { runtime, nodeName, nodeIp } = this.options;
     const pullState = this.pullBackoffs.get(spec.name);
     if (pullState && this.now() < pullState.errorUntil) {
       obs.waiting = { reason: pullState.reason, message: pullState.message };
@@ -232,9 +261,9 @@ export class PodWorker {
       this.wake(pullState.until);
       return obs;
     }
-    const pulled = await pullImage(runtime, spec, this.options.platform, this.pullFailures);
+    const pulled = await pullImage(runtime, spec, this.options.platform, this.pullFailures, this.images);
     if (!pulled.ok) {
-      api.event(pod, 'Warning', 'Failed', pulled.message);
+      this.event(pod, 'Warning', 'Failed', pulled.message);
       if (pulled.reason === 'ImagePlatformMismatch') {
         this.failure = { reason: pulled.reason, message: pulled.message };
         obs.waiting = { reason: pulled.reason, message: pulled.message };
@@ -254,23 +283,23 @@ export class PodWorker {
     this.pullBackoffs.delete(spec.name);
     if (pulled.warning && !this.warned.has(`pull-${spec.image}`)) {
       this.warned.add(`pull-${spec.image}`);
-      api.event(pod, 'Warning', 'PullFailedUsingLocalImage', pulled.warning);
+      this.event(pod, 'Warning', 'PullFailedUsingLocalImage', pulled.warning);
     }
-    if (pulled.pulled) api.event(pod, 'Normal', 'Pulled', `Successfully pulled image "${spec.image}"`);
-    const id = await createContainer(runtime, pod, spec, { nodeName, nodeIp, restartCount });
-    api.event(pod, 'Normal', 'Created', `Created container ${spec.name}`);
-    const started = await startContainer(runtime, id);
-    if (started.ok) api.event(pod, 'Normal', 'Started', `Started container ${spec.name}`);
-    else api.event(pod, 'Warning', 'Failed', `Error: ${started.message}`);
-    return this.refresh(spec, { ...obs, ...(obs.current && isExited(obs.current) && { previous: obs.current }) });
+    if (pulled.pulled) this.event(pod, 'Normal', 'Pulled', `Successfully pulled image "${spec.image}"`);
+    const { id, started } = await (this.options.starts ?? unlimited).run(async () => {
+      const created = await createContainer(runtime, pod, spec, { nodeName, nodeIp, restartCount });
+      this.startedHere.add(created);
+      return { id: created, started: await startContainer(runtime, created) };
+    });
+    this.event(pod, 'Normal', 'Created', `Created container ${spec.name}`);
+    if (started.ok) this.event(pod, 'Normal', 'Started', `Started container ${spec.name}`);
+    else { this.startedHere.delete(id); this.event(pod, 'Warning', 'Failed', `Error: ${started.message}`); }
+    return this.refresh(spec, id, { ...obs, ...(obs.current && isExited(obs.current) && { previous: obs.current }) });
   }
 
   /** Re-reads the container after starting it, so the first report already says Running. */
-  private async refresh(spec: Container, obs: ContainerObservation): Promise<ContainerObservation> {
-    const mine = await this.options.runtime.listContainers({
-      [labelKeys.node]: this.options.nodeName, [labelKeys.uid]: this.uid, [labelKeys.container]: spec.name,
-    });
-    const [current] = mine.sort(byRestartCountDesc);
+  private async refresh(spec: Container, id: string, obs: ContainerObservation): Promise<ContainerObservation> {
+    const current = await this.options.runtime.inspectContainer(id);
     const next: ContainerObservation = { ...obs, ...(current && { current }) };
     delete next.waiting;
     if (current?.status === 'running') return this.watchRunning(this.pod, spec, next, current);
@@ -290,10 +319,11 @@ export class PodWorker {
       this.probers.set(current.id, prober);
     }
     if (!prober.live) {
-      this.options.api.event(pod, 'Warning', 'Unhealthy', prober.message);
-      this.options.api.event(pod, 'Normal', 'Killing', `Container ${spec.name} failed liveness probe, will be restarted`);
+      this.event(pod, 'Warning', 'Unhealthy', prober.message);
+      this.event(pod, 'Normal', 'Killing', `Container ${spec.name} failed liveness probe, will be restarted`);
       prober.stop();
       this.probers.delete(current.id);
+      this.flushEvents();
       await stopContainer(this.options.runtime, current, pod.spec.terminationGracePeriodSeconds ?? defaultGraceSeconds);
       this.again = true; // the next sync sees it exited and applies the restart policy
       return { ...obs, ready: false, started: false };

@@ -2,7 +2,8 @@
 //   dist/labkube.mjs        the control plane and labctl (`node dist/labkube.mjs server`)
 //   dist/labkube-agent.mjs  the node agent, for boards with no npm and no internet
 // Native modules stay outside the bundle: better-sqlite3 (server only; the agent never loads it)
-// and ssh2/cpu-features (optional in dockerode, never used to reach a local socket).
+// and the optional native speed-ups of ssh2, which dockerode loads (cpu-features, *.node): ssh2
+// falls back to plain JS without them, and the agent never uses SSH to reach its local socket.
 import { build } from 'esbuild';
 
 const common = {
@@ -11,9 +12,18 @@ const common = {
   format: 'esm',
   // Debian bookworm and Raspberry Pi OS ship Node 18.
   target: 'node18',
-  external: ['better-sqlite3', 'ssh2', 'cpu-features'],
-  // Bundled CommonJS dependencies call require(); ESM has none unless we make one.
-  banner: { js: "import { createRequire as __labkubeCreateRequire } from 'node:module'; const require = __labkubeCreateRequire(import.meta.url);" },
+  external: ['better-sqlite3', 'cpu-features', '*.node'],
+  // Bundled CommonJS dependencies use require, __filename and __dirname; ESM has none of them.
+  banner: {
+    js: [
+      "import { createRequire as __lkRequire } from 'node:module';",
+      "import { fileURLToPath as __lkPath } from 'node:url';",
+      "import { dirname as __lkDir } from 'node:path';",
+      'const require = __lkRequire(import.meta.url);',
+      'const __filename = __lkPath(import.meta.url);',
+      'const __dirname = __lkDir(__filename);',
+    ].join(' '),
+  },
   logLevel: 'warning',
   legalComments: 'none',
 };

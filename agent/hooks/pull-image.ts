@@ -2,6 +2,7 @@
 // and check that it fits the node's platform. A lab is often offline: when a pull fails and the
 // image is already here, the local image runs and the caller records an Event saying so.
 import type { Container } from '../../control-plane/api/core.ts';
+import { ImageCache } from '../image-cache.ts';
 import { imageFitsNode, type Platform } from '../images.ts';
 import type { ContainerRuntime, ImageInfo } from '../runtime/types.ts';
 
@@ -38,10 +39,10 @@ export class PullFailures {
 }
 
 export async function pullImage(runtime: ContainerRuntime, container: Pick<Container, 'image' | 'imagePullPolicy'>,
-  node: Platform, failures: PullFailures = new PullFailures()): Promise<PullResult> {
+  node: Platform, failures: PullFailures = new PullFailures(), images: ImageCache = new ImageCache(runtime)): Promise<PullResult> {
   const ref = container.image;
   const policy = pullPolicyOf(container);
-  let local = await runtime.inspectImage(ref);
+  let local = await images.inspect(ref);
   let pulled = false;
   let warning: string | undefined;
   if (policy === 'Never' && !local) {
@@ -55,7 +56,8 @@ export async function pullImage(runtime: ContainerRuntime, container: Pick<Conta
         await runtime.pullImage(ref);
         failures.clear(ref);
         pulled = true;
-        local = await runtime.inspectImage(ref);
+        images.clear(ref);
+        local = await images.inspect(ref);
       } catch (err) {
         error = (err as Error).message;
         failures.record(ref, error);

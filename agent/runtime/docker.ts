@@ -3,7 +3,7 @@
 import { createReadStream } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import Docker from 'dockerode';
-import type { ContainerConfig, ContainerInfo, ContainerRuntime, ContainerStatusName, ImageInfo, LogOptions, RuntimeEvent } from './types.ts';
+import type { ContainerConfig, ContainerInfo, ContainerRuntime, ContainerStatusName, ImageEvent, ImageInfo, LogOptions, RuntimeEvent } from './types.ts';
 
 const labelFilter = (labels: Record<string, string>) => Object.entries(labels).map(([k, v]) => `${k}=${v}`);
 const dockerTime = (t: string | undefined) => (t && !t.startsWith('0001-') ? t : undefined);
@@ -38,6 +38,8 @@ function demuxBuffer(buf: Buffer): Buffer {
   return Buffer.concat(out);
 }
 
+interface EngineEvent { id?: string; Action?: string; status?: string; Actor?: { ID?: string; Attributes?: Record<string, string> } }
+
 export class DockerRuntime implements ContainerRuntime {
   private readonly docker: Docker;
 
@@ -56,7 +58,12 @@ export class DockerRuntime implements ContainerRuntime {
     return infos.filter((c): c is ContainerInfo => c !== undefined);
   }
 
-  private async inspectContainer(id: string): Promise<ContainerInfo | undefined> {
+  async listContainerLabels(labels: Record<string, string>): Promise<Pick<ContainerInfo, 'id' | 'name' | 'labels'>[]> {
+    const list = await this.docker.listContainers({ all: true, filters: { label: labelFilter(labels) } });
+    return list.map((c) => ({ id: c.Id, name: (c.Names?.[0] ?? '').replace(/^\//, ''), labels: c.Labels ?? {} }));
+  }
+
+  async inspectContainer(id: string): Promise<ContainerInfo | undefined> {
     try {
       const c = await this.docker.getContainer(id).inspect();
       const s = c.State;
@@ -166,7 +173,18 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async watchEvents(labels: Record<string, string>, onEvent: (e: RuntimeEvent) => void, signal: AbortSignal): Promise<void> {
-    const stream = await this.docker.getEvents({ filters: { type: ['container'], label: labelFilter(labels) } }) as NodeJS.ReadableStream & { destroy(): void };
+    await this.follow({ type: ['container'], label: labelFilter(labels) }, signal, (e) => {
+      onEvent({ containerId: e.Actor?.ID ?? e.id ?? '', action: e.Action ?? e.status ?? '', labels: e.Actor?.Attributes ?? {} });
+    });
+  }
+
+  async watchImageEvents(onEvent: (e: ImageEvent) => void, signal: AbortSignal): Promise<void> {
+    await this.follow({ type: ['image'] }, signal, (e) => onEvent({ action: e.Action ?? e.status ?? '', ref: e.Actor?.ID ?? e.id ?? '' }));
+  }
+
+  /** Streams engine events matching `filters` until `signal` aborts (returns) or the stream fails or ends (throws). */
+  private async follow(filters: Record<string, string[]>, signal: AbortSignal, onEvent: (e: EngineEvent) => void): Promise<void> {
+    const stream = await this.docker.getEvents({ filters }) as NodeJS.ReadableStream & { destroy(): void };
     const abort = () => stream.destroy();
     signal.addEventListener('abort', abort, { once: true });
     let buffered = '';
@@ -177,9 +195,7 @@ export class DockerRuntime implements ContainerRuntime {
         while ((nl = buffered.indexOf('\n')) >= 0) {
           const line = buffered.slice(0, nl).trim();
           buffered = buffered.slice(nl + 1);
-          if (!line) continue;
-          const e = JSON.parse(line) as { id?: string; Action?: string; status?: string; Actor?: { ID?: string; Attributes?: Record<string, string> } };
-          onEvent({ containerId: e.Actor?.ID ?? e.id ?? '', action: e.Action ?? e.status ?? '', labels: e.Actor?.Attributes ?? {} });
+          if (line) onEvent(JSON.parse(line) as EngineEvent);
         }
       }
     } catch (err) {

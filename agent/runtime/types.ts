@@ -68,12 +68,23 @@ export interface RuntimeEvent {
   labels: Record<string, string>;
 }
 
+export interface ImageEvent {
+  /** The engine's action: pull, tag, untag, delete, load, import... */
+  action: string;
+  /** The image's name or ID as the engine reports it. */
+  ref: string;
+}
+
 export interface LogOptions { follow: boolean; tailLines?: number; timestamps: boolean; sinceSeconds?: number }
 
 export interface ContainerRuntime {
   version(): Promise<{ version: string; apiVersion: string }>;
   /** Every container (running or not) carrying all of these labels. */
   listContainers(labels: Record<string, string>): Promise<ContainerInfo[]>;
+  /** Only the IDs, names and labels of those containers: one engine call, where listContainers inspects each. */
+  listContainerLabels(labels: Record<string, string>): Promise<Pick<ContainerInfo, 'id' | 'name' | 'labels'>[]>;
+  /** One container by ID; undefined when it is gone. */
+  inspectContainer(id: string): Promise<ContainerInfo | undefined>;
   createContainer(config: ContainerConfig): Promise<string>;
   startContainer(id: string): Promise<void>;
   /** SIGTERM, then SIGKILL after `graceSeconds`. Stopping a stopped container is not an error. */
@@ -87,5 +98,7 @@ export interface ContainerRuntime {
   exec(id: string, command: string[], timeoutMs: number): Promise<{ exitCode: number; output: string }>;
   /** Streams container events for containers with these labels until `signal` aborts or the stream fails. */
   watchEvents(labels: Record<string, string>, onEvent: (e: RuntimeEvent) => void, signal: AbortSignal): Promise<void>;
+  /** Streams image events (anything that may change what a reference names) until `signal` aborts or the stream fails. */
+  watchImageEvents(onEvent: (e: ImageEvent) => void, signal: AbortSignal): Promise<void>;
   logs(id: string, options: LogOptions): Promise<NodeJS.ReadableStream>;
 }

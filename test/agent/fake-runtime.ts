@@ -1,6 +1,6 @@
 // An in-memory ContainerRuntime: containers and images as plain records, with the engine's
 // rules the agent relies on (labels, restart of stopped containers, missing images).
-import type { ContainerConfig, ContainerInfo, ContainerRuntime, ImageInfo, LogOptions, RuntimeEvent } from '../../agent/runtime/types.ts';
+import type { ContainerConfig, ContainerInfo, ContainerRuntime, ImageEvent, ImageInfo, LogOptions, RuntimeEvent } from '../../agent/runtime/types.ts';
 import { PassThrough } from 'node:stream';
 
 export class FakeRuntime implements ContainerRuntime {
@@ -24,8 +24,12 @@ export class FakeRuntime implements ContainerRuntime {
   async listContainers(labels: Record<string, string>) {
     return [...this.containers.values()].filter((c) => Object.entries(labels).every(([k, v]) => c.labels[k] === v)).map((c) => ({ ...c }));
   }
+  async listContainerLabels(labels: Record<string, string>) {
+    return (await this.listContainers(labels)).map(({ id, name, labels: l }) => ({ id, name, labels: l }));
+  }
+  async inspectContainer(id: string) { const c = this.containers.get(id); return c && { ...c }; }
   async createContainer(config: ContainerConfig) {
-    if (!(await this.inspectImage(config.image))) throw new Error(`No such image: ${config.image}`);
+    if (!this.images.has(config.image.includes(':') ? config.image : `${config.image}:latest`)) throw new Error(`No such image: ${config.image}`);
     const id = `c${this.next++}`;
     this.containers.set(id, { id, name: config.name, labels: config.labels, image: config.image, imageId: 'sha256:x', status: 'created', exitCode: 0, oomKilled: false, error: '', createdAt: new Date().toISOString(), config });
     return id;
@@ -35,12 +39,17 @@ export class FakeRuntime implements ContainerRuntime {
   }
   async stopContainer(id: string) { const c = this.containers.get(id); if (c?.status === 'running') this.exit(id, 137); }
   async removeContainer(id: string) { this.containers.delete(id); }
-  async inspectImage(ref: string) { return this.images.get(ref.includes(':') ? ref : `${ref}:latest`); }
+  /** inspectImage calls: the agent should make one per image, not one per replica. */
+  inspects = 0;
+  async inspectImage(ref: string) { this.inspects++; return this.images.get(ref.includes(':') ? ref : `${ref}:latest`); }
   async listImages() { return [...this.images.values()]; }
   async pullImage(ref: string) { this.pulls.push(ref); if (this.pullError) throw new Error(this.pullError); this.addImage(ref); }
   async loadImage() { /* nothing to load in memory */ }
   async exec() { return { exitCode: 0, output: '' }; }
   async watchEvents(_l: Record<string, string>, _on: (e: RuntimeEvent) => void, signal: AbortSignal) {
+    await new Promise<void>((r) => signal.addEventListener('abort', () => r()));
+  }
+  async watchImageEvents(_on: (e: ImageEvent) => void, signal: AbortSignal) {
     await new Promise<void>((r) => signal.addEventListener('abort', () => r()));
   }
   async logs(_id: string, _o: LogOptions) { const s = new PassThrough(); s.end('log line\n'); return s; }

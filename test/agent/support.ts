@@ -10,9 +10,14 @@ const repo = resolve(import.meta.dirname ?? new URL('.', import.meta.url).pathna
 
 export interface AgentProcess { name: string; ip: string; dataDir: string; child: ChildProcess; output: () => string; kill(signal?: NodeJS.Signals): Promise<void> }
 
-export function startAgentProcess(server: TestServer, name: string, ip: string, extra: string[] = [], dataDir?: string): AgentProcess {
+/** How to run the agent: tests run the sources through tsx; the startup bench runs the bundle as boards do. */
+export interface AgentLaunch { script: string; nodeFlags?: string[] }
+export const sourceAgent: AgentLaunch = { script: join(repo, 'bin/labkube-agent.mjs') };
+
+export function startAgentProcess(server: TestServer, name: string, ip: string, extra: string[] = [], dataDir?: string,
+  launch: AgentLaunch = sourceAgent): AgentProcess {
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), `labkube-agent-${name}-`));
-  const child = spawn(process.execPath, [join(repo, 'bin/labkube-agent.mjs'), '--server', server.url, '--token-file', join(server.dataDir, 'join-token'),
+  const child = spawn(process.execPath, [...launch.nodeFlags ?? [], launch.script, '--server', server.url, '--token-file', join(server.dataDir, 'join-token'),
     '--name', name, '--node-ip', ip, '--data-dir', dir, '--port', '0', '--log-level', process.env.LABKUBE_TEST_LOG ?? 'info', ...extra],
   { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
