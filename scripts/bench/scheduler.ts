@@ -159,4 +159,6 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => { log(String((err as Error).stack ?? err)); process.exit(1); });
+// Exit when done: 100 fake nodes' keep-alive sockets to the killed server would otherwise keep
+// the process up until they time out.
+main().then(() => process.exit(0), (err: unknown) => { log(String((err as Error).stack ?? err)); process.exit(1); });
