@@ -2,7 +2,7 @@
 // with follow, tailLines, timestamps, previous, sinceSeconds. HTTPS with a self-signed
 // certificate (made once in the data dir); callers must present a log token signed by the
 // cluster CA for this node and pod (log-token.ts). node:https only: no framework on a board.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -17,6 +17,8 @@ function servingCert(dataDir: string, nodeName: string, ip: string): ServingCert
   if (existsSync(certPath) && existsSync(keyPath)) return { cert: readFileSync(certPath, 'utf8'), key: readFileSync(keyPath, 'utf8') };
   // Ten years, as k3s's self-signed kubelet serving certs: nobody renews a board's cert.
   const made = selfSignedCert(nodeName, ip, 3650);
+  // The log server starts before the first join, which is what creates the directory otherwise.
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   writeFileSync(keyPath, made.key, { mode: 0o600 });
   writeFileSync(certPath, made.cert);
   return made;

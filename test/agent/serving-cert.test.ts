@@ -43,3 +43,23 @@ test('a TLS client that trusts the certificate connects to the node IP', async (
     server.close();
   }
 });
+
+test('the log server starts on a fresh data directory, before any join has created it', async () => {
+  const { mkdtempSync, rmSync, existsSync, readFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { startLogServer } = await import('../../agent/logs-server.ts');
+  const { FakeRuntime } = await import('./fake-runtime.ts');
+  const root = mkdtempSync(join(tmpdir(), 'labkube-logsrv-'));
+  const dataDir = join(root, 'not-yet', 'agent');
+  const ca = selfSignedCert('labkube-ca', '127.0.0.1', 1).cert;
+  try {
+    const server = await startLogServer({ runtime: new FakeRuntime(), nodeName: 'board-1', ip: '127.0.0.1', port: 0, caPem: ca, dataDir });
+    assert.ok(server.port > 0);
+    assert.ok(existsSync(join(dataDir, 'agent.key')));
+    assert.match(readFileSync(join(dataDir, 'agent.crt'), 'utf8'), /BEGIN CERTIFICATE/);
+    await server.close();
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
