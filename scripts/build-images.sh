@@ -31,9 +31,8 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=lib/apt-mirror.sh
 . "$HERE/lib/apt-mirror.sh"
 
-CACHE="${LABKUBE_CACHE:-${HOME:-/root}/.cache/labkube}"
-SUITE="${LABKUBE_SUITE:-$( . /etc/os-release 2>/dev/null; printf '%s' "${VERSION_CODENAME:-}")}"
-SUITE="${SUITE:-bookworm}"
+# shellcheck source=lib/rootfs-env.sh
+. "$HERE/lib/rootfs-env.sh"
 # Bump when a recipe below changes: the label and cache names carry it, so
 # old images and rootfs tarballs are not reused.
 RECIPE=1

@@ -17,9 +17,8 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=../lib/apt-mirror.sh
 . "$HERE/../lib/apt-mirror.sh"
 
-CACHE="${LABKUBE_CACHE:-${HOME:-/root}/.cache/labkube}"
-SUITE="${LABKUBE_SUITE:-$( . /etc/os-release 2>/dev/null; printf '%s' "${VERSION_CODENAME:-}")}"
-SUITE="${SUITE:-bookworm}"
+# shellcheck source=../lib/rootfs-env.sh
+. "$HERE/../lib/rootfs-env.sh"
 ARCH="$(dpkg --print-architecture)"
 # Bump when the package list changes: it names the cached rootfs and labels the image.
 RECIPE=1

@@ -1,6 +1,6 @@
 // Deployments against a real control plane: the controllers run inside the test server, hollow
 // nodes play the kubelets; the server's own scheduler binds the pods.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { KubeObject } from '../../control-plane/api/meta.ts';
 import { findCondition } from '../../control-plane/api/objects.ts';
@@ -10,8 +10,8 @@ import { Informer } from '../../control-plane/client/informer.ts';
 import type { DeploymentObject } from '../../control-plane/controllers/deployment-rollout.ts';
 import { isPodReady, type PodObject } from '../../control-plane/controllers/pod-template.ts';
 import type { ReplicaSetObject } from '../../control-plane/controllers/replicaset.ts';
-import { startHollowNodes, type HollowNode } from '../support/hollow-node.ts';
-import { eventually, startTestServer, type TestServer } from '../support/server.ts';
+import { useCluster } from '../support/cluster.ts';
+import { eventually } from '../support/server.ts';
 
 const pods = resourceFor('', 'pods')!;
 const deployments = resourceFor('apps', 'deployments')!;
@@ -50,21 +50,10 @@ async function ownedReplicaSets(client: KubeClient, d: DeploymentObject): Promis
 }
 
 describe('deployment controller against a real server', () => {
-  let server: TestServer;
-  let nodes: HollowNode[];
-
-  before(async () => {
-    server = await startTestServer();
-    nodes = await startHollowNodes(server, 2);
-  });
-
-  after(async () => {
-    await Promise.all(nodes.map((n) => n.stop()));
-    await server.stop();
-  });
+  const cluster = useCluster(2);
 
   test('a rolling update never exceeds replicas + maxSurge pods nor drops below replicas - maxUnavailable available', async () => {
-    const { client } = server;
+    const { client } = cluster.server;
     const replicas = 4;
     await client.create(deployments, 'default', deployment('web', replicas, 'nginx:1.0',
       { strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 1 } } }));
@@ -118,7 +107,7 @@ describe('deployment controller against a real server', () => {
   });
 
   test('rollout undo reuses the old replica set and gives it a new revision', async () => {
-    const { client } = server;
+    const { client } = cluster.server;
     await client.create(deployments, 'default', deployment('undo', 2, 'app:1'));
     await waitComplete(client, 'undo');
     await client.patch(deployments, 'default', 'undo', [{ op: 'replace', path: '/spec/template/spec/containers/0/image', value: 'app:2' }], 'json');
@@ -140,7 +129,7 @@ describe('deployment controller against a real server', () => {
   });
 
   test('scales up and down through the scale subresource', async () => {
-    const { client } = server;
+    const { client } = cluster.server;
     await client.create(deployments, 'default', deployment('elastic', 1, 'app:1'));
     await waitComplete(client, 'elastic');
     await client.patch(deployments, 'default', 'elastic', { spec: { replicas: 4 } }, 'merge', 'scale');
@@ -154,7 +143,7 @@ describe('deployment controller against a real server', () => {
   });
 
   test('Recreate stops every old pod before starting a new one', async () => {
-    const { client } = server;
+    const { client } = cluster.server;
     await client.create(deployments, 'default', deployment('recreate', 3, 'app:1', { strategy: { type: 'Recreate' } }));
     await waitComplete(client, 'recreate');
     let overlap = false;
@@ -172,7 +161,7 @@ describe('deployment controller against a real server', () => {
   });
 
   test('a paused deployment does not roll out until resumed', async () => {
-    const { client } = server;
+    const { client } = cluster.server;
     await client.create(deployments, 'default', deployment('paused', 2, 'app:1'));
     await waitComplete(client, 'paused');
     await client.patch(deployments, 'default', 'paused', { spec: { paused: true } });
@@ -187,7 +176,7 @@ describe('deployment controller against a real server', () => {
   });
 
   test('reports ProgressDeadlineExceeded when pods never become available', async () => {
-    const { client } = server;
+    const { client } = cluster.server;
     // No node matches the nodeSelector: the scheduler leaves the pod Pending.
     const stuck = deployment('stuck', 1, 'app:1', { progressDeadlineSeconds: 2 });
     (stuck.spec as DeploymentObject['spec']).template.spec.nodeSelector = { 'lab.example/nowhere': 'true' };

@@ -1,6 +1,6 @@
 // The garbage collector against a real control plane: the three propagation policies, dependents
 // whose owner is gone, and the Event TTL.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isNotFound } from '../../control-plane/api/errors.ts';
 import type { KubeObject } from '../../control-plane/api/meta.ts';
@@ -10,8 +10,8 @@ import type { KubeClient } from '../../control-plane/client/client.ts';
 import { Informer } from '../../control-plane/client/informer.ts';
 import { GarbageCollector } from '../../control-plane/controllers/garbage-collector.ts';
 import type { PodObject } from '../../control-plane/controllers/pod-template.ts';
-import { startHollowNodes, type HollowNode } from '../support/hollow-node.ts';
-import { eventually, startTestServer, type TestServer } from '../support/server.ts';
+import { useCluster } from '../support/cluster.ts';
+import { eventually } from '../support/server.ts';
 
 const pods = resourceFor('', 'pods')!;
 const events = resourceFor('', 'events')!;
@@ -44,21 +44,10 @@ async function runningDeployment(client: KubeClient, name: string, replicas: num
 }
 
 describe('garbage collector against a real server', () => {
-  let server: TestServer;
-  let nodes: HollowNode[];
-
-  before(async () => {
-    server = await startTestServer();
-    nodes = await startHollowNodes(server, 1);
-  });
-
-  after(async () => {
-    await Promise.all(nodes.map((n) => n.stop()));
-    await server.stop();
-  });
+  const cluster = useCluster(1);
 
   test('background deletion of a deployment removes its replica sets and pods', async () => {
-    const { client } = server;
+    const { client } = cluster.server;
     await runningDeployment(client, 'bg', 2);
     assert.equal((await podsOf(client, 'bg')).length, 2);
     await client.delete(deployments, 'default', 'bg', { propagationPolicy: 'Background' });
@@ -67,7 +56,7 @@ describe('garbage collector against a real server', () => {
   });
 
   test('orphan deletion removes the owner references and keeps the dependents', async () => {
-    const { client } = server;
+    const { client } = cluster.server;
     await runningDeployment(client, 'orph', 2);
     const [rs] = await replicaSetsOf(client, 'orph');
     const before = await podsOf(client, 'orph');
@@ -91,7 +80,7 @@ describe('garbage collector against a real server', () => {
   });
 
   test('foreground deletion deletes the dependents first and the owner last', async () => {
-    const { client } = server;
+    const { client } = cluster.server;
     await runningDeployment(client, 'fg', 2);
     const gone = new Map<string, number>();
     const watchers = [pods, replicasets, deployments].map((r) => new Informer({ client, resource: r, labelSelector: r === deployments ? undefined : 'app=fg' })
@@ -113,7 +102,7 @@ describe('garbage collector against a real server', () => {
   });
 
   test('deletes a dependent whose owner does not exist', async () => {
-    const { client } = server;
+    const { client } = cluster.server;
     await client.create(pods, 'default', {
       apiVersion: 'v1', kind: 'Pod',
       metadata: { name: 'dangling', ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'never-was', uid: '00000000-0000-0000-0000-000000000000' }] },
@@ -133,7 +122,7 @@ describe('garbage collector against a real server', () => {
   });
 
   test('deletes events older than the TTL and keeps recent ones', async () => {
-    const { client } = server;
+    const { client } = cluster.server;
     const event = (name: string, last: Date) => ({
       apiVersion: 'v1', kind: 'Event', metadata: { name },
       involvedObject: { kind: 'Pod', name: 'x', namespace: 'default' }, reason: 'Test', message: name,

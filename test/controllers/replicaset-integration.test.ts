@@ -1,13 +1,13 @@
 // ReplicaSets against a real control plane, with hollow nodes; the server's scheduler binds the pods.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { KubeObject } from '../../control-plane/api/meta.ts';
 import { resourceFor } from '../../control-plane/api/resources.ts';
 import type { KubeClient } from '../../control-plane/client/client.ts';
 import type { PodObject } from '../../control-plane/controllers/pod-template.ts';
 import type { ReplicaSetObject } from '../../control-plane/controllers/replicaset.ts';
-import { startHollowNodes, type HollowNode } from '../support/hollow-node.ts';
-import { eventually, startTestServer, type TestServer } from '../support/server.ts';
+import { useCluster } from '../support/cluster.ts';
+import { eventually } from '../support/server.ts';
 
 const pods = resourceFor('', 'pods')!;
 const replicasets = resourceFor('apps', 'replicasets')!;
@@ -36,21 +36,10 @@ async function readyReplicas(client: KubeClient, name: string, n: number): Promi
 }
 
 describe('replica set controller against a real server', () => {
-  let server: TestServer;
-  let nodes: HollowNode[];
-
-  before(async () => {
-    server = await startTestServer();
-    nodes = await startHollowNodes(server, 1);
-  });
-
-  after(async () => {
-    await Promise.all(nodes.map((n) => n.stop()));
-    await server.stop();
-  });
+  const cluster = useCluster(1);
 
   test('scales up and down, keeping exactly the requested pods', async () => {
-    const { client } = server;
+    const { client } = cluster.server;
     await client.create(replicasets, 'default', replicaSet('scaler', 2));
     await readyReplicas(client, 'scaler', 2);
     const first = await activePods(client, 'scaler');
@@ -80,7 +69,7 @@ describe('replica set controller against a real server', () => {
   });
 
   test('adopts a matching orphan pod instead of creating a new one', async () => {
-    const { client } = server;
+    const { client } = cluster.server;
     const orphan = await client.create(pods, 'default', {
       apiVersion: 'v1', kind: 'Pod', metadata: { name: 'stray', labels: { app: 'adopter' } },
       spec: { containers: [{ name: 'main', image: 'busybox:1' }] },
@@ -95,13 +84,13 @@ describe('replica set controller against a real server', () => {
   });
 
   test('replaces a pod that failed', async () => {
-    const { client } = server;
+    const { client } = cluster.server;
     await client.create(replicasets, 'default', replicaSet('phoenix', 2));
     await readyReplicas(client, 'phoenix', 2);
     const [victim] = await activePods(client, 'phoenix');
     // The hollow node would mark the Failed pod Running again (a real kubelet never revives a
     // Failed pod), so it is silenced while the pod is evicted.
-    nodes[0]!.stopHeartbeats();
+    cluster.nodes[0]!.stopHeartbeats();
     try {
       await client.update(pods, { ...victim!, status: { ...victim!.status, phase: 'Failed', reason: 'Evicted', conditions: [] } } as KubeObject, 'status');
       await eventually(async () => {
@@ -115,12 +104,12 @@ describe('replica set controller against a real server', () => {
       assert.equal(rs.status?.availableReplicas, 1);
       assert.equal((await client.get<PodObject>(pods, 'default', victim!.metadata.name!)).status?.phase, 'Failed', 'the failed pod is kept for inspection');
     } finally {
-      nodes[0]!.resumeHeartbeats();
+      cluster.nodes[0]!.resumeHeartbeats();
     }
   });
 
   test('never runs more pods than replicas while pods are terminating', async () => {
-    const { client } = server;
+    const { client } = cluster.server;
     await client.create(replicasets, 'default', replicaSet('steady', 3));
     await readyReplicas(client, 'steady', 3);
     // Delete every pod at once; the node finishes them while the controller replaces them.
