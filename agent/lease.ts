@@ -12,7 +12,12 @@ const leases = resourceFor('coordination.k8s.io', 'leases')!;
 /** MicroTime, as Kubernetes writes renewTime. */
 const microTime = (d = new Date()) => d.toISOString().replace('Z', '000Z');
 
-export interface LeaseRenewerOptions { client: KubeClient; nodeName: string; intervalMs: number; logger?: Logger; onRenewed?: () => void }
+export interface LeaseRenewerOptions {
+  client: KubeClient; nodeName: string; intervalMs: number; logger?: Logger;
+  onRenewed?: () => void;
+  /** A renewal failed (the next is tried one interval later, whatever the error): the agent's first sign of a lost control plane or a revoked credential. */
+  onFailed?: (err: unknown) => void;
+}
 
 export class LeaseRenewer {
   private lease?: Lease & KubeObject;
@@ -47,6 +52,7 @@ export class LeaseRenewer {
       await this.renew();
     } catch (err) {
       this.o.logger?.debug({ err: (err as Error).message }, 'lease renewal failed');
+      this.o.onFailed?.(err);
     }
     if (!this.stopped) this.timer = setTimeout(() => void this.tick(), this.o.intervalMs);
   }

@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import https from 'node:https';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { reconnectBackoff, retry, RetryBackoff } from './backoff.ts';
 import { publicKeyFromCa, verifyLogToken } from './log-token.ts';
 import { selfSignedCert, type ServingCert } from './serving-cert.ts';
 import { restartCountOf } from './hooks/report.ts';
@@ -24,9 +25,26 @@ function servingCert(dataDir: string, nodeName: string, ip: string): ServingCert
   return made;
 }
 
-export interface LogServerOptions { runtime: ContainerRuntime; nodeName: string; ip: string; port: number; caPem: string; dataDir: string; logger?: Logger }
+export interface LogServerOptions {
+  runtime: ContainerRuntime; nodeName: string; ip: string; port: number; caPem: string; dataDir: string; logger?: Logger;
+  /** The wait between bind attempts (injected by tests). */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+}
 
-export async function startLogServer(o: LogServerOptions): Promise<{ port: number; close(): Promise<void> }> {
+export interface LogServer {
+  /** The port it listens on; 0 while the address is not there yet. */
+  readonly port: number;
+  /** Resolves with the port once bound (at once, or when the address appears); with 0 if closed first. */
+  readonly bound: Promise<number>;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the log server on the node IP. The address may not exist yet (the cable is out, DHCP is
+ * late: EADDRNOTAVAIL): then it returns unbound and keeps trying with backoff, so the agent runs
+ * its pods meanwhile and serves logs once the address appears.
+ */
+export async function startLogServer(o: LogServerOptions): Promise<LogServer> {
   const publicKey = publicKeyFromCa(o.caPem);
   const tls = servingCert(o.dataDir, o.nodeName, o.ip);
   const fail = (res: import('node:http').ServerResponse, code: number, reason: string, message: string) => {
@@ -70,10 +88,44 @@ export async function startLogServer(o: LogServerOptions): Promise<{ port: numbe
       else res.destroy();
     });
   });
-  await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(o.port, o.ip, resolve); });
-  const address = server.address();
+  const closing = new AbortController();
+  let port = 0;
+  const listen = () => new Promise<number>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port, o.ip, () => {
+      server.off('error', reject);
+      const address = server.address();
+      port = typeof address === 'object' && address ? address.port : o.port;
+      resolve(port);
+    });
+  });
+  let bound: Promise<number>;
+  try {
+    bound = Promise.resolve(await listen());
+  } catch (err) {
+    o.logger?.warn({ ip: o.ip, port: o.port, err: (err as Error).message },
+      'the log server cannot listen on the node IP yet (is the address configured, the cable in?); retrying, pods run meanwhile');
+    const backoff = new RetryBackoff(reconnectBackoff);
+    bound = retry(listen, {
+      backoff, signal: closing.signal, sleep: o.sleep,
+      onError: (e, retryInMs) => o.logger?.debug({ ip: o.ip, err: (e as Error).message, retryInMs }, 'log server bind failed'),
+    }).then((p) => {
+      o.logger?.info({ ip: o.ip, port: p }, 'log server listening');
+      return p;
+    }, () => 0);
+  }
+  // Once listening, a server error is logged: it must not end the agent.
+  server.on('error', (err) => { if (server.listening) o.logger?.warn({ err: err.message }, 'log server error'); });
   return {
-    port: typeof address === 'object' && address ? address.port : o.port,
-    close: () => new Promise((resolve) => { server.closeAllConnections?.(); server.close(() => resolve()); }),
+    get port() { return port; },
+    bound,
+    close: () => {
+      closing.abort();
+      return new Promise((resolve) => {
+        if (!server.listening) return resolve();
+        server.closeAllConnections?.();
+        server.close(() => resolve());
+      });
+    },
   };
 }

@@ -3,8 +3,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { NodeAgent } from './agent.ts';
+import { uninstallNode } from './uninstall.ts';
 import { defaultBackoff } from './backoff.ts';
 
 function nonNegativeInt(value: string): number {
@@ -28,10 +29,50 @@ function bytes(value: string): number {
   return Number(m[1]) * unit[m[2] ?? '']!;
 }
 
+/**
+ * The last line of defence: a rejection no task handled, or an exception thrown from a socket or
+ * stream nobody listened to, is logged and counted instead of ending the agent (its pods run
+ * on, and every loop in the agent retries by itself). Every path the agent knows of handles its
+ * own failures, so a count above zero is a bug to report. An exception that is not a system
+ * error (a TypeError, say) is a bug whose damage is unknown: that one is logged and the agent
+ * exits, for its service manager to restart it; a restarted agent adopts its running pods.
+ */
+export interface ProcessGuard { readonly unhandledRejections: number; readonly uncaughtExceptions: number }
+
+/** A system error (ECONNRESET, EPIPE, ENETUNREACH...) from a socket: the network, not the program. */
+function isSystemError(err: unknown): boolean {
+  const e = err as NodeJS.ErrnoException | undefined;
+  return typeof e?.code === 'string' && /^E[A-Z]+$/.test(e.code) && (e.syscall !== undefined || e.errno !== undefined);
+}
+
+export function installProcessGuard(logger: Logger, proc: NodeJS.EventEmitter = process, exit: (code: number) => void = (c) => process.exit(c)): ProcessGuard {
+  const counts = { unhandledRejections: 0, uncaughtExceptions: 0 };
+  const describe = (err: unknown) => (err instanceof Error ? { err: err.message, stack: err.stack } : { err: String(err) });
+  proc.on('unhandledRejection', (reason: unknown) => {
+    counts.unhandledRejections++;
+    logger.error({ ...describe(reason), unhandledRejections: counts.unhandledRejections }, 'unhandled rejection (a bug: please report it); the agent keeps running');
+  });
+  proc.on('uncaughtException', (err: unknown) => {
+    counts.uncaughtExceptions++;
+    if (isSystemError(err)) {
+      logger.error({ ...describe(err), uncaughtExceptions: counts.uncaughtExceptions }, 'uncaught network error (a bug: please report it); the agent keeps running');
+      return;
+    }
+    logger.fatal({ ...describe(err) }, 'uncaught exception; exiting (the pods keep running, a restarted agent adopts them)');
+    exit(1);
+  });
+  return counts;
+}
+
 interface AgentFlags {
   server: string; tokenFile: string; caFile?: string; name: string; dataDir: string; dockerSocket: string; nodeIp: string;
   port: number; leaseInterval: number; reservedCpu: number; reservedMemory: number; maxPods: number; crashBackoff: number;
-  parallelStarts: number; logLevel: string;
+  parallelStarts: number; logLevel: string; podNetwork: 'auto' | 'none'; clusterCidr: string; clusterDnsPort: number;
+}
+
+function podNetworkMode(value: string): 'auto' | 'none' {
+  if (value !== 'auto' && value !== 'none') throw new InvalidArgumentError('expected auto or none');
+  return value;
 }
 
 export function registerAgentCommand(program: Command): Command {
@@ -57,16 +98,22 @@ export function registerAgentCommand(program: Command): Command {
     // 8: measured with thirty nginx pods on a 2-CPU host, the median Running time is lowest
     // between 4 and 8 at once; 8 leaves room for a 4-core board. See agent/start-queue.ts.
     .option('--parallel-starts <n>', 'containers created and started at once; more wait their turn', positiveInt, 8)
+    .option('--pod-network <mode>', 'auto: a pod network on this node\'s podCIDR, the Service proxy and cluster DNS (needs root and iptables); none: Docker\'s default bridge, no Services', podNetworkMode, 'auto')
+    // k3s' default cluster CIDR; it must match the control plane's --cluster-cidr.
+    .option('--cluster-cidr <cidr>', 'the pod addresses of the whole cluster (not masqueraded between nodes)', '10.42.0.0/16')
+    .option('--cluster-dns-port <port>', 'the port of the cluster DNS server on the pod bridge\'s gateway', nonNegativeInt, 53)
     .option('--log-level <level>', 'pino log level', 'info')
     .action(async (flags: AgentFlags) => {
       const logger = pino({ name: 'labkube-agent', level: flags.logLevel });
+      installProcessGuard(logger);
       const caFile = flags.caFile ?? join(dirname(flags.tokenFile), 'ca.crt');
       if (!existsSync(caFile)) throw new Error(`no CA certificate at ${caFile}; pass --ca-file`);
       const agent = new NodeAgent({
         server: flags.server, joinToken: readFileSync(flags.tokenFile, 'utf8').trim(), ca: readFileSync(caFile, 'utf8'),
         nodeName: flags.name, nodeIp: flags.nodeIp, dataDir: flags.dataDir, dockerSocket: flags.dockerSocket, logPort: flags.port,
         leaseIntervalMs: flags.leaseInterval * 1000, reserve: { cpuMilli: flags.reservedCpu, memoryBytes: flags.reservedMemory },
-        maxPods: flags.maxPods, parallelStarts: flags.parallelStarts, backoff: { ...defaultBackoff, baseMs: flags.crashBackoff * 1000 }, logger,
+        maxPods: flags.maxPods, parallelStarts: flags.parallelStarts,
+        podNetwork: flags.podNetwork, clusterCidr: flags.clusterCidr, dnsPort: flags.clusterDnsPort, backoff: { ...defaultBackoff, baseMs: flags.crashBackoff * 1000 }, logger,
       });
       const stop = async (signal: string) => {
         logger.info({ signal }, 'agent stopping; containers keep running');
@@ -76,5 +123,18 @@ export function registerAgentCommand(program: Command): Command {
       process.once('SIGTERM', () => void stop('SIGTERM'));
       process.once('SIGINT', () => void stop('SIGINT'));
       await agent.start();
+    });
+}
+
+/** `labkube-agent uninstall`: removes what the agent put on this board (uninstall.ts); run with the agent stopped. */
+export function registerUninstallCommand(program: Command): Command {
+  return program.command('uninstall')
+    .description('remove this node\'s pod containers, its pod network, routes and Service rules (stop the agent first)')
+    .option('--name <name>', 'the node name', hostname().toLowerCase())
+    .option('--data-dir <dir>', 'the agent\'s data directory', './.labkube-agent')
+    .option('--docker-socket <path>', 'the Docker engine socket', '/var/run/docker.sock')
+    .action(async (flags: { name: string; dataDir: string; dockerSocket: string }) => {
+      const logger = pino({ name: 'labkube-agent' });
+      await uninstallNode({ nodeName: flags.name, dataDir: flags.dataDir, dockerSocket: flags.dockerSocket, logger });
     });
 }

@@ -81,6 +81,12 @@ function material(n: Node): unknown {
 
 export interface NodeStatusOptions {
   client: KubeClient; runtime: ContainerRuntime; inputs: Omit<NodeInputs, 'images' | 'usage'>; logger?: Logger;
+  /** A status write failed: a 401 (credential revoked) or 404 (Node deleted) needs the agent to register again. */
+  onWriteFailed?: (err: unknown) => void;
+  /** The Node was deleted while the agent runs. */
+  onDeleted?: () => void;
+  /** The informer's wait between reconnects (the agent's Wakeup ends it when the control plane is back). */
+  delay?: (ms: number) => Promise<void>;
   /** How often usage and images are sampled; a status write happens only when something changed. */
   sampleIntervalMs?: number;
   /** The longest time between status writes; Kubernetes' nodeStatusReportFrequency is 5 min, 60 s keeps `top` fresh. */
@@ -92,22 +98,27 @@ export class NodeStatusReporter {
   private last?: Node;
   private lastWriteAt = 0;
   private stopped = false;
+  private unwritten = false;
+  private writing = false;
+  private writeAgain = false;
   private informer?: Informer<Node & KubeObject>;
+  private inputs: NodeStatusOptions['inputs'];
 
-  constructor(private readonly o: NodeStatusOptions) {}
+  constructor(private readonly o: NodeStatusOptions) { this.inputs = o.inputs; }
 
   async current(): Promise<Node> {
     const [images, usage] = await Promise.all([this.o.runtime.listImages(), measureUsage()]);
-    return buildNode({ ...this.o.inputs, images, usage }, this.last);
+    return buildNode({ ...this.inputs, images, usage }, this.last);
   }
 
   /** Watches its own Node: a controller marking it NotReady/Unknown gets an answer at once. */
   start(initial: Node): this {
     this.last = initial;
     this.lastWriteAt = Date.now();
-    this.informer = new Informer<Node & KubeObject>({ client: this.o.client, resource: nodes, fieldSelector: `metadata.name=${this.o.inputs.name}` });
-    const check = (n: Node) => { if (n.status?.conditions?.find((c) => c.type === 'Ready')?.status !== 'True') void this.sample(true); };
-    this.informer.on({ add: check, update: (_o, n) => check(n) }).start();
+    const { client, logger, delay } = this.o;
+    this.informer = new Informer<Node & KubeObject>({ client, resource: nodes, fieldSelector: `metadata.name=${this.inputs.name}`, logger, delay });
+    const check = (n: Node) => { if (n.status?.conditions?.find((c) => c.type === 'Ready')?.status !== 'True') this.writeNow(); };
+    this.informer.on({ add: check, update: (_o, n) => check(n), delete: () => this.o.onDeleted?.() }).start();
     // 10 s: usage fresh enough for `top` without a write unless something changed.
     this.timer = setTimeout(() => void this.loop(), this.o.sampleIntervalMs ?? 10_000);
     return this;
@@ -123,15 +134,46 @@ export class NodeStatusReporter {
   async sample(force = false): Promise<void> {
     const next = await this.current();
     const due = Date.now() - this.lastWriteAt >= (this.o.refreshIntervalMs ?? 60_000);
-    if (!force && !due && this.last && deepEqual(material(this.last), material(next))) return;
-    await this.o.client.patch(nodes, undefined, this.o.inputs.name, { metadata: { annotations: next.metadata.annotations } });
-    await this.o.client.patch(nodes, undefined, this.o.inputs.name, { status: next.status }, 'merge', 'status');
+    if (!force && !due && !this.unwritten && this.last && deepEqual(material(this.last), material(next))) return;
+    await this.o.client.patch(nodes, undefined, this.inputs.name, { metadata: { annotations: next.metadata.annotations } });
+    await this.o.client.patch(nodes, undefined, this.inputs.name, { status: next.status }, 'merge', 'status');
     this.last = next;
     this.lastWriteAt = Date.now();
+    this.unwritten = false;
+  }
+
+  /**
+   * Writes the whole status now (Ready again after an outage, a new log port); a failure waits
+   * for the next sample. Calls during a write make one more write after it, not one each.
+   */
+  writeNow(): void {
+    if (this.stopped) return;
+    if (this.writing) { this.writeAgain = true; return; }
+    this.writing = true;
+    void (async () => {
+      do {
+        this.writeAgain = false;
+        try { await this.sample(true); } catch (err) { this.failed(err); }
+      } while (this.writeAgain && !this.stopped);
+      this.writing = false;
+    })();
+  }
+
+  /** The log server bound late (its address appeared): publish the port. */
+  setLogPort(port: number): void {
+    this.inputs = { ...this.inputs, port };
+    this.writeNow();
+  }
+
+  private failed(err: unknown): void {
+    this.o.logger?.debug({ err: (err as Error).message }, 'node status update failed');
+    // The failed write may have been the one that said Ready again: the next sample writes, changed or not.
+    this.unwritten = true;
+    this.o.onWriteFailed?.(err);
   }
 
   private async loop(): Promise<void> {
-    try { await this.sample(); } catch (err) { this.o.logger?.debug({ err: (err as Error).message }, 'node status update failed'); }
+    try { await this.sample(); } catch (err) { this.failed(err); }
     if (!this.stopped) this.timer = setTimeout(() => void this.loop(), this.o.sampleIntervalMs ?? 10_000);
   }
 }

@@ -4,7 +4,7 @@
  *
  *                 ┌──────────── pull-image fails ────────────┐
  *                 ▼                                           │
- *   (bound) ─► ContainerCreating ─► pull-image ─► create ─► start ─► Running ──probe──► Ready
+ *   (bound) ─► ContainerCreating ─► sandbox ─► pull-image ─► create ─► start ─► Running ──probe──► Ready
  *                 │        ErrImagePull ⇄ ImagePullBackOff            │  exited / liveness failed
  *                 │        ImagePlatformMismatch ─► pod Failed        ▼
  *                 │                                  restartPolicy restarts it?
@@ -13,6 +13,10 @@
  *                 ▼
  *   deletionTimestamp, or the pod left this node (any state)
  *       ─► kill (SIGTERM, grace, SIGKILL, remove) ─► finish the deletion on the API server
+ *
+ * With a pod network, the sandbox (hooks/sandbox.ts) comes first and its namespace is the pod's:
+ * a sandbox that died takes the network with it, so every app container is stopped and a new
+ * sandbox made; the restart policy then restarts them in it (the kubelet's SandboxChanged).
  *
  * The engine is the source of truth for containers: restart counts live in container labels,
  * so a restarted agent adopts what runs instead of starting it again.
@@ -23,13 +27,15 @@ import { deepEqual } from '../control-plane/api/objects.ts';
 import { CrashBackoff, defaultBackoff, type BackoffSettings } from './backoff.ts';
 import { ImageCache } from './image-cache.ts';
 import { StartQueue } from './start-queue.ts';
-import { createContainer } from './hooks/create.ts';
+import { createContainer, type CreateContext } from './hooks/create.ts';
 import { killContainers, stopContainer } from './hooks/kill.ts';
+import { isSandbox, sandboxConfig } from './hooks/sandbox.ts';
 import { ContainerProber } from './hooks/probe.ts';
 import { PullFailures, pullImage } from './hooks/pull-image.ts';
 import { buildPodStatus, restartCountOf, statusChanged, type ContainerObservation, type PodStatus } from './hooks/report.ts';
 import { startContainer } from './hooks/start.ts';
 import type { Platform } from './images.ts';
+import type { PodSandboxNetwork } from './network/pod-network.ts';
 import { labelKeys, type ContainerInfo, type ContainerRuntime, type RuntimeEvent } from './runtime/types.ts';
 
 /** What a worker needs from the API server; the agent implements it over KubeClient. */
@@ -58,7 +64,18 @@ export interface PodWorkerOptions {
   now?: () => number;
   /** Called once the pod's containers are gone and its deletion is finished. */
   onFinished?: () => void;
+  /** The pod network: each pod gets a sandbox on it. Absent: every container on Docker's default bridge. */
+  podNetwork?: PodSandboxNetwork;
+  /** The Service variables for a pod in `namespace` (network/service-env.ts), put before each container's own env. */
+  serviceEnv?: (namespace: string, enableServiceLinks: boolean) => string[];
 }
+
+/** Where the pod's containers live: a sandbox's namespace, the host's, or each its own (no pod network). */
+type PodNetworking =
+  | { kind: 'sandbox'; id: string; ip?: string; stoppedApps?: boolean }
+  | { kind: 'host' }
+  | { kind: 'own' }
+  | { kind: 'waiting'; message: string };
 
 // Kubernetes' default terminationGracePeriodSeconds.
 const defaultGraceSeconds = 30;
@@ -99,6 +116,8 @@ export class PodWorker {
   private readonly images: ImageCache;
   /** Containers this worker started whose `start` event has not arrived: that event is no news. */
   private readonly startedHere = new Set<string>();
+  /** The last sandbox failure reported as an Event: a failure repeated each retry is told once. */
+  private sandboxFailure?: string;
   /** Events of the sync in progress, recorded after its status write: Running shows first. */
   private readonly pendingEvents: Parameters<PodApi['event']>[] = [];
 
@@ -171,16 +190,81 @@ export class PodWorker {
   private async sync(): Promise<void> {
     const { runtime, nodeName } = this.options;
     const pod = this.pod;
-    const containers = await runtime.listContainers({ [labelKeys.node]: nodeName, [labelKeys.uid]: this.uid });
+    let containers = await runtime.listContainers({ [labelKeys.node]: nodeName, [labelKeys.uid]: this.uid });
     if (this.gone || pod.metadata.deletionTimestamp) return this.terminate(pod, containers);
 
+    const net = await this.syncSandbox(pod, containers);
+    // App containers stopped for a new sandbox: look at them as they are now.
+    if (net.kind === 'sandbox' && net.stoppedApps) containers = await runtime.listContainers({ [labelKeys.node]: nodeName, [labelKeys.uid]: this.uid });
     const observations: ContainerObservation[] = [];
     for (const spec of pod.spec.containers) {
-      observations.push(await this.syncContainer(pod, spec, containers.filter((c) => c.labels[labelKeys.container] === spec.name)));
+      const mine = containers.filter((c) => c.labels[labelKeys.container] === spec.name);
+      observations.push(net.kind === 'waiting'
+        ? { spec, ready: false, started: false, waiting: { reason: 'ContainerCreating', message: net.message } }
+        : await this.syncContainer(pod, spec, mine, net));
     }
     const live = new Set(observations.map((o) => o.current?.id));
     for (const [id, prober] of this.probers) if (!live.has(id)) { prober.stop(); this.probers.delete(id); }
-    await this.report(pod, observations);
+    const podIp = net.kind === 'sandbox' ? net.ip : net.kind === 'host' ? this.options.nodeIp : undefined;
+    await this.report(pod, observations, podIp);
+  }
+
+  /**
+   * sandbox: make sure the pod's network namespace exists before its containers. A dead sandbox
+   * (or app containers in a namespace that is not the current sandbox's) means SandboxChanged:
+   * stop the app containers, replace the sandbox, and let the restart policy start them again.
+   */
+  private async syncSandbox(pod: Pod, containers: ContainerInfo[]): Promise<PodNetworking> {
+    const { runtime, podNetwork: net } = this.options;
+    if (pod.spec.hostNetwork) return { kind: 'host' };
+    if (!net) return { kind: 'own' };
+    const [current, ...older] = containers.filter(isSandbox).sort(byRestartCountDesc);
+    const apps = containers.filter((c) => !isSandbox(c));
+    await killContainers(runtime, older, orphanGraceSeconds);
+    const grace = pod.spec.terminationGracePeriodSeconds ?? defaultGraceSeconds;
+    // A finished pod keeps its exited containers; its namespace goes once none of them runs, as the kubelet frees a finished pod's IP.
+    if (pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed') {
+      if (current?.status === 'running' && !apps.some((c) => c.status === 'running')) await stopContainer(runtime, current, orphanGraceSeconds);
+      return { kind: 'own' };
+    }
+    if (current?.status === 'running') {
+      const strays = apps.filter((c) => c.status === 'running' && c.labels[labelKeys.sandbox] !== current.id);
+      await Promise.all(strays.map((c) => stopContainer(runtime, c, grace)));
+      return { kind: 'sandbox', id: current.id, ...(current.ip && { ip: current.ip }), stoppedApps: strays.length > 0 };
+    }
+    const changed = !!current || apps.some((c) => c.status === 'running' || c.status === 'created');
+    if (changed) {
+      this.event(pod, 'Normal', 'SandboxChanged', 'Pod sandbox changed, it will be killed and re-created.');
+      this.flushEvents();
+      await Promise.all(apps.filter((c) => c.status === 'running').map((c) => stopContainer(runtime, c, grace)));
+      // A created, never started container would join the namespace about to go: it must go too.
+      await Promise.all(apps.filter((c) => c.status === 'created').map((c) => runtime.removeContainer(c.id)));
+      if (current) await runtime.removeContainer(current.id);
+    }
+    const attempt = current ? restartCountOf(current) + 1 : 0;
+    try {
+      if (!(await this.images.inspect(net.sandboxImage))) throw new Error(`the sandbox image ${net.sandboxImage} is not on this node (scripts/build-images.sh builds it)`);
+      const config = sandboxConfig(pod, {
+        nodeName: this.options.nodeName, nodeIp: this.options.nodeIp, attempt, image: net.sandboxImage,
+        network: net.sandboxNetwork(), binds: await net.podMounts(pod),
+      });
+      const id = await (this.options.starts ?? unlimited).run(async () => {
+        const created = await runtime.createContainer(config);
+        this.startedHere.add(created);
+        await runtime.startContainer(created);
+        return created;
+      });
+      const sandbox = await runtime.inspectContainer(id);
+      if (sandbox?.status !== 'running') throw new Error(`sandbox ${id.slice(0, 12)} is ${sandbox?.status ?? 'gone'}: ${sandbox?.error || 'it exited at once'}`);
+      this.sandboxFailure = undefined;
+      return { kind: 'sandbox', id, ...(sandbox.ip && { ip: sandbox.ip }), stoppedApps: changed };
+    } catch (err) {
+      const message = `Failed to create pod sandbox: ${(err as Error).message}`;
+      if (message !== this.sandboxFailure) this.event(pod, 'Warning', 'FailedCreatePodSandBox', message);
+      this.sandboxFailure = message;
+      this.wake(this.now() + apiRetryMs);
+      return { kind: 'waiting', message };
+    }
   }
 
   private async terminate(pod: Pod, containers: ContainerInfo[]): Promise<void> {
@@ -194,13 +278,14 @@ export class PodWorker {
     }
     this.flushEvents();
     await killContainers(this.options.runtime, containers, grace);
+    await this.options.podNetwork?.releasePod(this.uid);
     if (!this.gone) await this.options.api.finishDeletion(pod);
     this.finished = true;
     clearTimeout(this.timer);
     this.options.onFinished?.();
   }
 
-  private async syncContainer(pod: Pod, spec: Container, mine: ContainerInfo[]): Promise<ContainerObservation> {
+  private async syncContainer(pod: Pod, spec: Container, mine: ContainerInfo[], net: PodNetworking): Promise<ContainerObservation> {
     const { runtime } = this.options;
     const [current, previous, ...older] = [...mine].sort(byRestartCountDesc);
     // Keep the last dead container for `logs --previous`, as the kubelet does; no more.
@@ -208,14 +293,14 @@ export class PodWorker {
     const obs: ContainerObservation = { spec, ready: false, started: false, ...(current && { current }), ...(previous && { previous }) };
     if (this.failure) return obs;
 
-    if (!current) return this.startNew(pod, spec, 0, obs);
+    if (!current) return this.startNew(pod, spec, 0, obs, net);
     if (current.status === 'created' && !current.error) {
       // Created before an agent restart but never started: start it now.
       const started = await startContainer(runtime, current.id);
       if (!started.ok) this.event(pod, 'Warning', 'Failed', `Error: ${started.message}`);
-      return this.refresh(spec, current.id, obs);
+      return this.refresh(spec, current.id, obs, net);
     }
-    if (current.status === 'running') return this.watchRunning(pod, spec, obs, current);
+    if (current.status === 'running') return this.watchRunning(pod, spec, obs, current, net);
     if (!isExited(current)) return obs; // paused, restarting, removing: look again on the next event
 
     const policy = pod.spec.restartPolicy ?? 'Always';
@@ -238,7 +323,7 @@ export class PodWorker {
     backoff.restarted(this.now());
     if (previous) await runtime.removeContainer(previous.id);
     delete obs.previous;
-    return this.startNew(pod, spec, restartCountOf(current) + 1, obs);
+    return this.startNew(pod, spec, restartCountOf(current) + 1, obs, net);
   }
 
   private crashBackoffOf(name: string): CrashBackoff {
@@ -248,8 +333,8 @@ export class PodWorker {
   }
 
   /** pull-image, create, start: a new container for `spec`, with `restartCount` restarts before it. */
-  private async startNew(pod: Pod, spec: Container, restartCount: number, obs: ContainerObservation): Promise<ContainerObservation> {
-    const { runtime, nodeName, nodeIp } = this.options;
+  private async startNew(pod: Pod, spec: Container, restartCount: number, obs: ContainerObservation, net: PodNetworking): Promise<ContainerObservation> {
+    const { runtime } = this.options;
     const pullState = this.pullBackoffs.get(spec.name);
     if (pullState && this.now() < pullState.errorUntil) {
       obs.waiting = { reason: pullState.reason, message: pullState.message };
@@ -287,34 +372,51 @@ export class PodWorker {
     }
     if (pulled.pulled) this.event(pod, 'Normal', 'Pulled', `Successfully pulled image "${spec.image}"`);
     const { id, started } = await (this.options.starts ?? unlimited).run(async () => {
-      const created = await createContainer(runtime, pod, spec, { nodeName, nodeIp, restartCount });
+      const created = await createContainer(runtime, pod, spec, await this.createContext(pod, restartCount, net));
       this.startedHere.add(created);
       return { id: created, started: await startContainer(runtime, created) };
     });
     this.event(pod, 'Normal', 'Created', `Created container ${spec.name}`);
     if (started.ok) this.event(pod, 'Normal', 'Started', `Started container ${spec.name}`);
     else { this.startedHere.delete(id); this.event(pod, 'Warning', 'Failed', `Error: ${started.message}`); }
-    return this.refresh(spec, id, { ...obs, ...(obs.current && isExited(obs.current) && { previous: obs.current }) });
+    return this.refresh(spec, id, { ...obs, ...(obs.current && isExited(obs.current) && { previous: obs.current }) }, net);
+  }
+
+  /** How a new container of the pod joins its network, with its mounts and environment. */
+  private async createContext(pod: Pod, restartCount: number, net: PodNetworking): Promise<CreateContext> {
+    const { nodeName, nodeIp, podNetwork, serviceEnv } = this.options;
+    const links = (pod.spec as Pod['spec'] & { enableServiceLinks?: boolean }).enableServiceLinks ?? true;
+    const extraEnv = serviceEnv?.(pod.metadata.namespace ?? 'default', links) ?? [];
+    const binds = podNetwork && net.kind !== 'own' ? await podNetwork.podMounts(pod) : [];
+    return {
+      nodeName, nodeIp, restartCount,
+      ...(net.kind === 'sandbox' && { sandboxId: net.id }),
+      ...(net.kind === 'host' && { hostNetwork: true }),
+      ...(binds.length && { binds }),
+      ...(extraEnv.length && { extraEnv }),
+    };
   }
 
   /** Re-reads the container after starting it, so the first report already says Running. */
-  private async refresh(spec: Container, id: string, obs: ContainerObservation): Promise<ContainerObservation> {
+  private async refresh(spec: Container, id: string, obs: ContainerObservation, net: PodNetworking): Promise<ContainerObservation> {
     const current = await this.options.runtime.inspectContainer(id);
     const next: ContainerObservation = { ...obs, ...(current && { current }) };
     delete next.waiting;
-    if (current?.status === 'running') return this.watchRunning(this.pod, spec, next, current);
+    if (current?.status === 'running') return this.watchRunning(this.pod, spec, next, current, net);
     return next;
   }
 
   /** probe: readiness and startup decide `ready`/`started`; a failed liveness probe stops the container. */
-  private async watchRunning(pod: Pod, spec: Container, obs: ContainerObservation, current: ContainerInfo): Promise<ContainerObservation> {
+  private async watchRunning(pod: Pod, spec: Container, obs: ContainerObservation, current: ContainerInfo, net: PodNetworking): Promise<ContainerObservation> {
     const hasProbes = spec.livenessProbe || spec.readinessProbe || spec.startupProbe;
     if (!hasProbes) return { ...obs, ready: true, started: true };
     let prober = this.probers.get(current.id);
     if (!prober) {
+      // Probes reach the pod's address: the sandbox's, or the node's for a host-network pod.
+      const ip = net.kind === 'sandbox' ? net.ip : net.kind === 'host' ? this.options.nodeIp : current.ip;
       prober = new ContainerProber({
         container: spec, runtime: this.options.runtime, onChange: () => void this.trigger(),
-        target: { containerId: current.id, ...(current.ip && { ip: current.ip }), ports: spec.ports },
+        target: { containerId: current.id, ...(ip && { ip }), ports: spec.ports },
       }).start();
       this.probers.set(current.id, prober);
     }
@@ -332,8 +434,8 @@ export class PodWorker {
   }
 
   /** report: write the status when it differs from what the API server has. */
-  private async report(pod: Pod, observations: ContainerObservation[]): Promise<void> {
-    const status = buildPodStatus(pod, observations, { hostIp: this.options.nodeIp, ...(this.failure && { failure: this.failure }) });
+  private async report(pod: Pod, observations: ContainerObservation[], podIp: string | undefined): Promise<void> {
+    const status = buildPodStatus(pod, observations, { hostIp: this.options.nodeIp, ...(podIp && { podIp }), ...(this.failure && { failure: this.failure }) });
     if (!statusChanged(pod.status, status) || deepEqual(this.lastWritten, status)) return;
     try {
       await this.options.api.writeStatus(pod, status);

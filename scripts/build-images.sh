@@ -4,6 +4,9 @@
 #                   CMD nginx -g 'daemon off;', logs to stdout/stderr.
 #   busybox:latest  tiny rootfs: Debian's busybox-static + applet symlinks
 #                   (/bin/sh, ls, sleep, wget, ...), CMD sh.
+#   labkube/pause:latest  the pod sandbox (holds a pod's network namespace):
+#                   busybox's rootfs, CMD a shell that sleeps and exits 0 at
+#                   once on SIGTERM/SIGINT (PID 1 gets no default handlers).
 # For each image, cheapest source first:
 #   1. image present with this recipe's label  -> skip
 #   2. rootfs tarball in the cache             -> docker import it
@@ -152,22 +155,34 @@ rootfs_busybox() { # DIR
   : >"$dir/etc/hosts"; : >"$dir/etc/resolv.conf"
 }
 
+rootfs_labkube-pause() { # DIR: the same tiny rootfs as busybox (from its cached tarball)
+  local dir="$1" bb="$CACHE/rootfs/busybox-$SUITE-$DEB_ARCH-r$RECIPE.tar"
+  if [ -s "$bb" ]; then
+    mkdir -p "$dir"
+    tar -C "$dir" -xf "$bb" || die "unpacking $bb failed"
+  else
+    rootfs_busybox "$dir"
+  fi
+}
+
 # --- image pipeline ----------------------------------------------------------
 
 label() { docker image inspect -f "{{index .Config.Labels \"$2\"}}" "$1" 2>/dev/null || true; }
 
 ensure_image() { # NAME CMD_JSON [extra docker import -c ...]
   local name="$1" cmd="$2"; shift 2
-  local ref="$name:latest" want="$name-r$RECIPE-$SUITE"
-  local tarball="$CACHE/rootfs/$name-$SUITE-$DEB_ARCH-r$RECIPE.tar"
+  # A repository path (labkube/pause) names files and recipes with '-' (labkube-pause).
+  local file="${name//\//-}"
+  local ref="$name:latest" want="$file-r$RECIPE-$SUITE"
+  local tarball="$CACHE/rootfs/$file-$SUITE-$DEB_ARCH-r$RECIPE.tar"
   local imported=0
 
   if [ "${LABKUBE_FORCE:-0}" != 1 ] && [ "$(label "$ref" labkube.recipe)" = "$want" ]; then
     log "$ref present"
   else
     if [ ! -s "$tarball" ]; then
-      local dir; dir="$(mktemp -d "$CACHE/work/$name-rootfs.XXXXXX")"; WORKDIRS+=("$dir")
-      "rootfs_$name" "$dir"
+      local dir; dir="$(mktemp -d "$CACHE/work/$file-rootfs.XXXXXX")"; WORKDIRS+=("$dir")
+      "rootfs_$file" "$dir"
       pack_rootfs "$dir" "$tarball"
       cleanup; WORKDIRS=()
       log "$name: rootfs cached in $tarball ($(du -h "$tarball" | cut -f1))"
@@ -176,7 +191,7 @@ ensure_image() { # NAME CMD_JSON [extra docker import -c ...]
     fi
     log "$name: docker import -> $ref"
     local changes=(-c "CMD $cmd"
-      -c "LABEL labkube.recipe=$want labkube.arch=$GOARCH labkube.suite=$SUITE labkube.source=debian-$name")
+      -c "LABEL labkube.recipe=$want labkube.arch=$GOARCH labkube.suite=$SUITE labkube.source=debian-$file")
     local c; for c in "$@"; do changes+=(-c "$c"); done
     docker import "${changes[@]}" "$tarball" "$ref" >/dev/null || die "docker import of $tarball failed"
     imported=1
@@ -185,13 +200,13 @@ ensure_image() { # NAME CMD_JSON [extra docker import -c ...]
   local arch; arch="$(docker image inspect -f '{{.Architecture}}' "$ref")"
   [ "$arch" = "$GOARCH" ] || die "$ref has architecture '$arch', host is '$GOARCH'"
 
-  local id saved="$CACHE/images/$name.tar"
+  local id saved="$CACHE/images/$file.tar"
   id="$(docker image inspect -f '{{.Id}}' "$ref")"
-  if [ "$imported" = 1 ] || [ ! -s "$saved" ] || [ "$(cat "$CACHE/images/$name.id" 2>/dev/null)" != "$id" ]; then
+  if [ "$imported" = 1 ] || [ ! -s "$saved" ] || [ "$(cat "$CACHE/images/$file.id" 2>/dev/null)" != "$id" ]; then
     log "$name: docker save -> $saved"
     docker save -o "$saved.tmp" "$ref" || die "docker save $ref failed"
     chmod 644 "$saved.tmp"; mv -f "$saved.tmp" "$saved"
-    printf '%s\n' "$id" >"$CACHE/images/$name.id"
+    printf '%s\n' "$id" >"$CACHE/images/$file.id"
   fi
 }
 
@@ -199,4 +214,7 @@ ensure_image() { # NAME CMD_JSON [extra docker import -c ...]
 # SIGTERM as a fast shutdown, which is fine.)
 ensure_image nginx '["nginx","-g","daemon off;"]' 'EXPOSE 80'
 ensure_image busybox '["sh"]'
-log "images ready: nginx:latest busybox:latest ($GOARCH; airgap tarballs in $CACHE/images)"
+# `sleep & wait` lets the shell run its trap the moment the signal arrives; a
+# foreground sleep would hold it until the sleep ends.
+ensure_image labkube/pause '["/bin/sh","-c","trap \"exit 0\" TERM INT; while :; do sleep 3600 & wait $!; done"]'
+log "images ready: nginx:latest busybox:latest labkube/pause:latest ($GOARCH; airgap tarballs in $CACHE/images)"

@@ -5,7 +5,23 @@ import type { Container, Pod } from '../../control-plane/api/core.ts';
 import { intValue, milliValue } from '../../control-plane/api/quantity.ts';
 import { labelKeys, type ContainerConfig, type ContainerRuntime } from '../runtime/types.ts';
 
-export interface CreateContext { nodeName: string; nodeIp: string; restartCount: number }
+export interface CreateContext {
+  nodeName: string; nodeIp: string; restartCount: number;
+  /** The pod's sandbox: the container joins its network namespace, and its ports are published there. */
+  sandboxId?: string;
+  /** spec.hostNetwork: the container runs in the node's network namespace. */
+  hostNetwork?: boolean;
+  /** Bind mounts for every container of the pod (its resolv.conf). */
+  binds?: string[];
+  /** Variables every container of the pod gets (Services'); the container's own env wins. */
+  extraEnv?: string[];
+}
+
+/** `extra` then `own`, without the names `own` sets: the engine keeps the first of two equal names. */
+function mergeEnv(extra: string[], own: string[]): string[] {
+  const ownNames = new Set(own.map((e) => e.split('=')[0]));
+  return [...extra.filter((e) => !ownNames.has(e.split('=')[0])), ...own];
+}
 
 export function containerName(pod: Pod, container: Container, ctx: CreateContext): string {
   const uid = (pod.metadata.uid ?? '').slice(0, 8);
@@ -14,7 +30,8 @@ export function containerName(pod: Pod, container: Container, ctx: CreateContext
 
 export function containerConfig(pod: Pod, container: Container, ctx: CreateContext): ContainerConfig {
   const limits = container.resources?.limits ?? {};
-  const ports = (container.ports ?? []).map((p) => ({
+  // A container in another's namespace (or the host's) has no ports of its own to publish.
+  const ports = ctx.sandboxId || ctx.hostNetwork ? [] : (container.ports ?? []).map((p) => ({
     containerPort: p.containerPort,
     protocol: (p.protocol ?? 'TCP').toLowerCase() as 'tcp' | 'udp' | 'sctp',
     ...(p.hostPort ? { hostPort: p.hostPort, hostIp: p.hostIP || ctx.nodeIp } : {}),
@@ -26,7 +43,7 @@ export function containerConfig(pod: Pod, container: Container, ctx: CreateConte
     ...(container.args && { cmd: container.args }),
     // A command without args must not inherit the image's cmd, as in Kubernetes.
     ...(container.command && !container.args && { cmd: [] }),
-    env: (container.env ?? []).map((e) => `${e.name}=${e.value ?? ''}`),
+    env: mergeEnv(ctx.extraEnv ?? [], (container.env ?? []).map((e) => `${e.name}=${e.value ?? ''}`)),
     ...(container.workingDir && { workingDir: container.workingDir }),
     labels: {
       [labelKeys.node]: ctx.nodeName,
@@ -35,8 +52,11 @@ export function containerConfig(pod: Pod, container: Container, ctx: CreateConte
       [labelKeys.uid]: pod.metadata.uid!,
       [labelKeys.container]: container.name,
       [labelKeys.restartCount]: String(ctx.restartCount),
+      ...(ctx.sandboxId && { [labelKeys.sandbox]: ctx.sandboxId }),
     },
     ports,
+    ...(ctx.sandboxId ? { networkMode: `container:${ctx.sandboxId}` } : ctx.hostNetwork ? { networkMode: 'host' } : {}),
+    ...(ctx.binds?.length && { binds: ctx.binds }),
     ...(limits.memory !== undefined && { memoryBytes: intValue(limits.memory) }),
     ...(limits.cpu !== undefined && { nanoCpus: milliValue(limits.cpu) * 1_000_000 }),
   };

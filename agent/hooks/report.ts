@@ -20,7 +20,11 @@ export interface ContainerObservation {
   started: boolean;
 }
 
-export interface ReportContext { hostIp: string; now?: Date; failure?: { reason: string; message: string } }
+export interface ReportContext {
+  hostIp: string; now?: Date; failure?: { reason: string; message: string };
+  /** The sandbox's address (or the node's, for a host-network pod); otherwise a running container's. */
+  podIp?: string;
+}
 
 export const restartCountOf = (c: ContainerInfo | undefined): number => Number(c?.labels[labelKeys.restartCount] ?? 0) || 0;
 
@@ -100,7 +104,7 @@ export function buildPodStatus(pod: Pod, observations: ContainerObservation[], c
   set({ type: 'Initialized', status: 'True' });
   set(allReady && !done ? { type: 'ContainersReady', status: 'True' } : notReady('ContainersReady'));
   set(allReady && !done ? { type: 'Ready', status: 'True' } : notReady('Ready'));
-  const ip = observations.map((o) => o.current?.status === 'running' ? o.current.ip : undefined).find(Boolean) ?? pod.status?.podIP;
+  const ip = ctx.podIp ?? observations.map((o) => o.current?.status === 'running' ? o.current.ip : undefined).find(Boolean) ?? pod.status?.podIP;
   return {
     ...pod.status, phase, conditions, hostIP: ctx.hostIp,
     ...(ip && { podIP: ip, podIPs: [{ ip }] }),

@@ -3,7 +3,9 @@
 import { createReadStream } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import Docker from 'dockerode';
-import type { ContainerConfig, ContainerInfo, ContainerRuntime, ContainerStatusName, ImageEvent, ImageInfo, LogOptions, RuntimeEvent } from './types.ts';
+import type {
+  ContainerConfig, ContainerInfo, ContainerRuntime, ContainerStatusName, ImageEvent, ImageInfo, LogOptions, NetworkInfo, NetworkRuntime, NetworkSpec, RuntimeEvent,
+} from './types.ts';
 
 const labelFilter = (labels: Record<string, string>) => Object.entries(labels).map(([k, v]) => `${k}=${v}`);
 const dockerTime = (t: string | undefined) => (t && !t.startsWith('0001-') ? t : undefined);
@@ -21,7 +23,7 @@ function followProgress(modem: Docker['modem'], stream: NodeJS.ReadableStream): 
   });
 }
 
-/** The container's address on Docker's default bridge: the pod IP. */
+/** The container's address on its one network (the default bridge, or the pod network for a sandbox); none for `container:` mode. */
 function bridgeIp(c: Docker.ContainerInspectInfo): string | undefined {
   return Object.values(c.NetworkSettings.Networks ?? {}).map((n) => n.IPAddress).find(Boolean) || undefined;
 }
@@ -40,7 +42,7 @@ function demuxBuffer(buf: Buffer): Buffer {
 
 interface EngineEvent { id?: string; Action?: string; status?: string; Actor?: { ID?: string; Attributes?: Record<string, string> } }
 
-export class DockerRuntime implements ContainerRuntime {
+export class DockerRuntime implements ContainerRuntime, NetworkRuntime {
   private readonly docker: Docker;
 
   constructor(socketPath = '/var/run/docker.sock') {
@@ -96,6 +98,8 @@ export class DockerRuntime implements ContainerRuntime {
       ...(config.workingDir && { WorkingDir: config.workingDir }),
       HostConfig: {
         PortBindings: bindings,
+        ...(config.networkMode && { NetworkMode: config.networkMode }),
+        ...(config.binds?.length && { Binds: config.binds }),
         ...(config.memoryBytes && { Memory: config.memoryBytes }),
         ...(config.nanoCpus && { NanoCpus: config.nanoCpus }),
       },
@@ -125,6 +129,37 @@ export class DockerRuntime implements ContainerRuntime {
     } catch (err) {
       // 404: gone already; 409: removal already in progress.
       if (statusCode(err) !== 404 && statusCode(err) !== 409) throw err;
+    }
+  }
+
+  async inspectNetwork(name: string): Promise<NetworkInfo | undefined> {
+    try {
+      const n = await this.docker.getNetwork(name).inspect() as Docker.NetworkInspectInfo;
+      // A name lookup also matches ID prefixes; only the exact name is ours.
+      if (n.Name !== name) return undefined;
+      const ipam = n.IPAM?.Config?.[0];
+      return {
+        name: n.Name, id: n.Id, options: n.Options ?? {}, labels: n.Labels ?? {}, containers: Object.keys(n.Containers ?? {}),
+        ...(ipam?.Subnet && { subnet: ipam.Subnet }), ...(ipam?.Gateway && { gateway: ipam.Gateway }),
+      };
+    } catch (err) {
+      if (statusCode(err) === 404) return undefined;
+      throw err;
+    }
+  }
+
+  async createNetwork(spec: NetworkSpec): Promise<void> {
+    await this.docker.createNetwork({
+      Name: spec.name, Driver: 'bridge', CheckDuplicate: true, Options: spec.options, Labels: spec.labels,
+      IPAM: { Driver: 'default', Config: [{ Subnet: spec.subnet, Gateway: spec.gateway }] },
+    });
+  }
+
+  async removeNetwork(name: string): Promise<void> {
+    try {
+      await this.docker.getNetwork(name).remove();
+    } catch (err) {
+      if (statusCode(err) !== 404) throw err;
     }
   }
 

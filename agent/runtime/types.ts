@@ -10,7 +10,15 @@ export const labelKeys = {
   uid: 'io.labkube.pod.uid',
   container: 'io.labkube.container.name',
   restartCount: 'io.labkube.restart-count',
+  /** On an app container: the ID of the sandbox whose network namespace it joined. */
+  sandbox: 'io.labkube.pod.sandbox',
 } as const;
+
+/**
+ * The container-name label of a pod's sandbox (the container holding the pod's network
+ * namespace, Kubernetes' pause container). Upper case, so no pod container (a DNS label) has it.
+ */
+export const sandboxContainerName = 'POD';
 
 export interface PortBinding {
   containerPort: number;
@@ -31,6 +39,10 @@ export interface ContainerConfig {
   ports: PortBinding[];
   memoryBytes?: number;
   nanoCpus?: number;
+  /** Docker's network mode: a network name, `host`, or `container:<id>` to join that container's namespace; default bridge when unset. */
+  networkMode?: string;
+  /** Bind mounts as Docker writes them: `hostPath:containerPath[:ro]`. */
+  binds?: string[];
 }
 
 export type ContainerStatusName = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
@@ -50,6 +62,36 @@ export interface ContainerInfo {
   startedAt?: string;
   finishedAt?: string;
   ip?: string;
+}
+
+/** A Docker bridge network as the pod network sees it. */
+export interface NetworkInfo {
+  name: string;
+  id: string;
+  subnet?: string;
+  gateway?: string;
+  /** Driver options (com.docker.network.bridge.name, ...). */
+  options: Record<string, string>;
+  labels: Record<string, string>;
+  /** IDs of the containers attached to it. */
+  containers: string[];
+}
+
+export interface NetworkSpec {
+  name: string;
+  subnet: string;
+  gateway: string;
+  options: Record<string, string>;
+  labels: Record<string, string>;
+}
+
+/** What the pod network needs from the engine besides containers. */
+export interface NetworkRuntime {
+  /** The network by name; undefined when there is none. */
+  inspectNetwork(name: string): Promise<NetworkInfo | undefined>;
+  createNetwork(spec: NetworkSpec): Promise<void>;
+  /** Removing a missing network is not an error. */
+  removeNetwork(name: string): Promise<void>;
 }
 
 export interface ImageInfo {

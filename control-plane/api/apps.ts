@@ -1,23 +1,23 @@
 // The apps/v1 kinds: ReplicaSet and Deployment, with Kubernetes' defaults.
 import { Type, type Static } from '@sinclair/typebox';
-import { Condition, LabelSelector, kindSchema } from './meta.ts';
+import { Condition, Int32, Int64, LabelSelector, kindSchema } from './meta.ts';
 import { PodTemplateSpec } from './core.ts';
 
-const IntOrString = Type.Union([Type.Integer(), Type.String()]);
+const IntOrString = Type.Union([Int32(), Type.String()]);
 
 export const ReplicaSet = kindSchema({
   spec: Type.Object({
-    replicas: Type.Optional(Type.Integer({ minimum: 0, default: 1 })),
-    minReadySeconds: Type.Optional(Type.Integer({ minimum: 0 })),
+    replicas: Type.Optional(Int32({ minimum: 0, default: 1 })),
+    minReadySeconds: Type.Optional(Int32({ minimum: 0 })),
     selector: LabelSelector,
     template: Type.Optional(PodTemplateSpec),
   }),
   status: Type.Optional(Type.Object({
-    replicas: Type.Optional(Type.Integer()),
-    fullyLabeledReplicas: Type.Optional(Type.Integer()),
-    readyReplicas: Type.Optional(Type.Integer()),
-    availableReplicas: Type.Optional(Type.Integer()),
-    observedGeneration: Type.Optional(Type.Integer()),
+    replicas: Type.Optional(Int32()),
+    fullyLabeledReplicas: Type.Optional(Int32()),
+    readyReplicas: Type.Optional(Int32()),
+    availableReplicas: Type.Optional(Int32()),
+    observedGeneration: Type.Optional(Int64()),
     conditions: Type.Optional(Type.Array(Condition)),
   })),
 });
@@ -25,7 +25,7 @@ export type ReplicaSet = Static<typeof ReplicaSet>;
 
 export const Deployment = kindSchema({
   spec: Type.Object({
-    replicas: Type.Optional(Type.Integer({ minimum: 0, default: 1 })),
+    replicas: Type.Optional(Int32({ minimum: 0, default: 1 })),
     selector: LabelSelector,
     template: PodTemplateSpec,
     strategy: Type.Optional(Type.Object({
@@ -35,20 +35,20 @@ export const Deployment = kindSchema({
         maxUnavailable: Type.Optional(IntOrString),
       })),
     }, { default: {} })),
-    minReadySeconds: Type.Optional(Type.Integer({ minimum: 0 })),
-    revisionHistoryLimit: Type.Optional(Type.Integer({ minimum: 0, default: 10 })),
+    minReadySeconds: Type.Optional(Int32({ minimum: 0 })),
+    revisionHistoryLimit: Type.Optional(Int32({ minimum: 0, default: 10 })),
     paused: Type.Optional(Type.Boolean()),
-    progressDeadlineSeconds: Type.Optional(Type.Integer({ minimum: 1, default: 600 })),
+    progressDeadlineSeconds: Type.Optional(Int32({ minimum: 1, default: 600 })),
   }),
   status: Type.Optional(Type.Object({
-    observedGeneration: Type.Optional(Type.Integer()),
-    replicas: Type.Optional(Type.Integer()),
-    updatedReplicas: Type.Optional(Type.Integer()),
-    readyReplicas: Type.Optional(Type.Integer()),
-    availableReplicas: Type.Optional(Type.Integer()),
-    unavailableReplicas: Type.Optional(Type.Integer()),
+    observedGeneration: Type.Optional(Int64()),
+    replicas: Type.Optional(Int32()),
+    updatedReplicas: Type.Optional(Int32()),
+    readyReplicas: Type.Optional(Int32()),
+    availableReplicas: Type.Optional(Int32()),
+    unavailableReplicas: Type.Optional(Int32()),
     conditions: Type.Optional(Type.Array(Condition)),
-    collisionCount: Type.Optional(Type.Integer()),
+    collisionCount: Type.Optional(Int32()),
   })),
 });
 export type Deployment = Static<typeof Deployment>;

@@ -1,17 +1,17 @@
 // The core/v1 kinds labkube serves: Namespace, Node, Pod, Service, Endpoints, Event.
 // Defaults are the ones Kubernetes applies (pkg/apis/core/v1/defaults.go) for the fields here.
 import { Type, type Static } from '@sinclair/typebox';
-import { Condition, LabelSelector, ObjectMeta, OwnerReference, StringMap, kindSchema } from './meta.ts';
+import { Condition, Int32, Int64, LabelSelector, ObjectMeta, OwnerReference, StringMap, kindSchema } from './meta.ts';
 
-const IntOrString = Type.Union([Type.Integer(), Type.String()]);
+const IntOrString = Type.Union([Int32(), Type.String()]);
 /** A resource quantity such as "250m" or "128Mi"; Kubernetes also accepts a bare number. */
 export const Quantity = Type.Union([Type.String(), Type.Number()]);
 const ResourceList = Type.Record(Type.String(), Quantity);
 
 export const ContainerPort = Type.Object({
   name: Type.Optional(Type.String()),
-  containerPort: Type.Integer({ minimum: 1, maximum: 65535 }),
-  hostPort: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+  containerPort: Int32({ minimum: 1, maximum: 65535 }),
+  hostPort: Type.Optional(Int32({ minimum: 0, maximum: 65535 })),
   hostIP: Type.Optional(Type.String()),
   protocol: Type.Optional(Type.Union([Type.Literal('TCP'), Type.Literal('UDP'), Type.Literal('SCTP')], { default: 'TCP' })),
 });
@@ -28,11 +28,11 @@ export const Probe = Type.Object({
   })),
   tcpSocket: Type.Optional(Type.Object({ port: IntOrString, host: Type.Optional(Type.String()) })),
   exec: Type.Optional(Type.Object({ command: Type.Array(Type.String()) })),
-  initialDelaySeconds: Type.Optional(Type.Integer({ minimum: 0 })),
-  periodSeconds: Type.Optional(Type.Integer({ minimum: 1, default: 10 })),
-  timeoutSeconds: Type.Optional(Type.Integer({ minimum: 1, default: 1 })),
-  successThreshold: Type.Optional(Type.Integer({ minimum: 1, default: 1 })),
-  failureThreshold: Type.Optional(Type.Integer({ minimum: 1, default: 3 })),
+  initialDelaySeconds: Type.Optional(Int32({ minimum: 0 })),
+  periodSeconds: Type.Optional(Int32({ minimum: 1, default: 10 })),
+  timeoutSeconds: Type.Optional(Int32({ minimum: 1, default: 1 })),
+  successThreshold: Type.Optional(Int32({ minimum: 1, default: 1 })),
+  failureThreshold: Type.Optional(Int32({ minimum: 1, default: 3 })),
 });
 export type Probe = Static<typeof Probe>;
 
@@ -70,14 +70,15 @@ export const Toleration = Type.Object({
   operator: Type.Optional(Type.Union([Type.Literal('Equal'), Type.Literal('Exists')])),
   value: Type.Optional(Type.String()),
   effect: Type.Optional(Type.Union([Type.Literal('NoSchedule'), Type.Literal('PreferNoSchedule'), Type.Literal('NoExecute'), Type.Literal('')])),
-  tolerationSeconds: Type.Optional(Type.Integer()),
+  tolerationSeconds: Type.Optional(Int64()),
 });
 export type Toleration = Static<typeof Toleration>;
 
 export const PodSpec = Type.Object({
   containers: Type.Array(Container, { minItems: 1 }),
   restartPolicy: Type.Optional(Type.Union([Type.Literal('Always'), Type.Literal('OnFailure'), Type.Literal('Never')], { default: 'Always' })),
-  terminationGracePeriodSeconds: Type.Optional(Type.Integer({ minimum: 0, default: 30 })),
+  terminationGracePeriodSeconds: Type.Optional(Int64({ minimum: 0, default: 30 })),
+  activeDeadlineSeconds: Type.Optional(Int64({ minimum: 1 })),
   nodeName: Type.Optional(Type.String()),
   nodeSelector: Type.Optional(StringMap),
   affinity: Type.Optional(Type.Object({
@@ -101,7 +102,7 @@ const ContainerState = Type.Object({
   waiting: Type.Optional(Type.Object({ reason: Type.Optional(Type.String()), message: Type.Optional(Type.String()) })),
   running: Type.Optional(Type.Object({ startedAt: Type.Optional(Type.String()) })),
   terminated: Type.Optional(Type.Object({
-    exitCode: Type.Integer(), signal: Type.Optional(Type.Integer()), reason: Type.Optional(Type.String()),
+    exitCode: Int32(), signal: Type.Optional(Int32()), reason: Type.Optional(Type.String()),
     message: Type.Optional(Type.String()), startedAt: Type.Optional(Type.String()),
     finishedAt: Type.Optional(Type.String()), containerID: Type.Optional(Type.String()),
   })),
@@ -114,7 +115,7 @@ export const ContainerStatus = Type.Object({
   lastState: Type.Optional(ContainerState),
   ready: Type.Boolean(),
   started: Type.Optional(Type.Boolean()),
-  restartCount: Type.Integer(),
+  restartCount: Int32({ minimum: 0 }),
   image: Type.String(),
   imageID: Type.String(),
   containerID: Type.Optional(Type.String()),
@@ -161,6 +162,8 @@ export const Node = kindSchema({
     unschedulable: Type.Optional(Type.Boolean()),
     taints: Type.Optional(Type.Array(Taint)),
     podCIDR: Type.Optional(Type.String()),
+    // Written by the node IPAM controller; podCIDRs[0] is podCIDR, as in Kubernetes.
+    podCIDRs: Type.Optional(Type.Array(Type.String())),
     providerID: Type.Optional(Type.String()),
   })),
   status: Type.Optional(Type.Object({
@@ -169,7 +172,7 @@ export const Node = kindSchema({
     conditions: Type.Optional(Type.Array(Condition)),
     addresses: Type.Optional(Type.Array(Type.Object({ type: Type.String(), address: Type.String() }))),
     daemonEndpoints: Type.Optional(Type.Object({
-      kubeletEndpoint: Type.Optional(Type.Object({ Port: Type.Integer() })),
+      kubeletEndpoint: Type.Optional(Type.Object({ Port: Int32({ minimum: 0, maximum: 65535 }) })),
     })),
     nodeInfo: Type.Optional(Type.Object({
       architecture: Type.Optional(Type.String()),
@@ -185,7 +188,7 @@ export const Node = kindSchema({
     })),
     images: Type.Optional(Type.Array(Type.Object({
       names: Type.Array(Type.String()),
-      sizeBytes: Type.Optional(Type.Integer()),
+      sizeBytes: Type.Optional(Int64({ minimum: 0 })),
     }))),
   })),
 });
@@ -202,22 +205,51 @@ export type Namespace = Static<typeof Namespace>;
 export const ServicePort = Type.Object({
   name: Type.Optional(Type.String()),
   protocol: Type.Optional(Type.Union([Type.Literal('TCP'), Type.Literal('UDP'), Type.Literal('SCTP')], { default: 'TCP' })),
-  port: Type.Integer({ minimum: 1, maximum: 65535 }),
+  appProtocol: Type.Optional(Type.String()),
+  port: Int32({ minimum: 1, maximum: 65535 }),
   targetPort: Type.Optional(IntOrString),
-  nodePort: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+  nodePort: Type.Optional(Int32({ minimum: 0, maximum: 65535 })),
 });
+export type ServicePort = Static<typeof ServicePort>;
+
+const serviceTypes = [Type.Literal('ClusterIP'), Type.Literal('NodePort'), Type.Literal('LoadBalancer'), Type.Literal('ExternalName')];
+const TrafficPolicy = Type.Union([Type.Literal('Cluster'), Type.Literal('Local')]);
+
+export const ServiceSpec = Type.Object({
+  type: Type.Optional(Type.Union(serviceTypes, { default: 'ClusterIP' })),
+  selector: Type.Optional(StringMap),
+  ports: Type.Optional(Type.Array(ServicePort)),
+  // Allocated by the API server from the service CIDR unless the client asks for one, or `None`.
+  clusterIP: Type.Optional(Type.String()),
+  clusterIPs: Type.Optional(Type.Array(Type.String())),
+  ipFamilies: Type.Optional(Type.Array(Type.Union([Type.Literal('IPv4'), Type.Literal('IPv6')]))),
+  ipFamilyPolicy: Type.Optional(Type.Union([Type.Literal('SingleStack'), Type.Literal('PreferDualStack'), Type.Literal('RequireDualStack')])),
+  externalName: Type.Optional(Type.String()),
+  externalIPs: Type.Optional(Type.Array(Type.String())),
+  externalTrafficPolicy: Type.Optional(TrafficPolicy),
+  internalTrafficPolicy: Type.Optional(TrafficPolicy),
+  publishNotReadyAddresses: Type.Optional(Type.Boolean()),
+  sessionAffinity: Type.Optional(Type.Union([Type.Literal('None'), Type.Literal('ClientIP')], { default: 'None' })),
+  loadBalancerIP: Type.Optional(Type.String()),
+});
+export type ServiceSpec = Static<typeof ServiceSpec>;
 
 export const Service = kindSchema({
-  spec: Type.Object({
-    type: Type.Optional(Type.Union([Type.Literal('ClusterIP'), Type.Literal('NodePort'), Type.Literal('LoadBalancer'),
-      Type.Literal('ExternalName')], { default: 'ClusterIP' })),
-    selector: Type.Optional(StringMap),
-    ports: Type.Optional(Type.Array(ServicePort)),
-    clusterIP: Type.Optional(Type.String()),
-    sessionAffinity: Type.Optional(Type.String({ default: 'None' })),
-  }),
+  spec: ServiceSpec,
   status: Type.Optional(Type.Object({
-    loadBalancer: Type.Optional(Type.Object({ ingress: Type.Optional(Type.Array(Type.Object({ ip: Type.Optional(Type.String()) }))) })),
+    loadBalancer: Type.Optional(Type.Object({
+      ingress: Type.Optional(Type.Array(Type.Object({
+        ip: Type.Optional(Type.String()),
+        hostname: Type.Optional(Type.String()),
+        ipMode: Type.Optional(Type.String()),
+        ports: Type.Optional(Type.Array(Type.Object({
+          port: Int32({ minimum: 1, maximum: 65535 }),
+          protocol: Type.Optional(Type.String()),
+          error: Type.Optional(Type.String()),
+        }))),
+      }))),
+    })),
+    conditions: Type.Optional(Type.Array(Condition)),
   })),
 });
 export type Service = Static<typeof Service>;
@@ -237,7 +269,7 @@ export const Endpoints = kindSchema({
     addresses: Type.Optional(Type.Array(EndpointAddress)),
     notReadyAddresses: Type.Optional(Type.Array(EndpointAddress)),
     ports: Type.Optional(Type.Array(Type.Object({
-      name: Type.Optional(Type.String()), port: Type.Integer(), protocol: Type.Optional(Type.String()),
+      name: Type.Optional(Type.String()), port: Int32({ minimum: 1, maximum: 65535 }), protocol: Type.Optional(Type.String()),
     }))),
   }))),
 });
@@ -259,7 +291,7 @@ export const Event = kindSchema({
   reason: Type.Optional(Type.String()),
   message: Type.Optional(Type.String()),
   type: Type.Optional(Type.String({ default: 'Normal' })),
-  count: Type.Optional(Type.Integer()),
+  count: Type.Optional(Int32({ minimum: 0 })),
   firstTimestamp: Type.Optional(Type.Union([Type.String(), Type.Null()])),
   lastTimestamp: Type.Optional(Type.Union([Type.String(), Type.Null()])),
   eventTime: Type.Optional(Type.Union([Type.String(), Type.Null()])),

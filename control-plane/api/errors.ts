@@ -80,11 +80,17 @@ export class ConflictError extends ApiError {
 export class GoneError extends ApiError {
   constructor(message = 'too old resource version') { super(410, 'Expired', message); }
 }
+export class RequestTimeoutError extends ApiError {
+  constructor(message = 'the request was not received in time') { super(408, 'Timeout', message); }
+}
 export class TooLargeError extends ApiError {
   constructor(message = 'request entity too large') { super(413, 'RequestEntityTooLarge', message); }
 }
 export class UnsupportedMediaTypeError extends ApiError {
   constructor(message = 'unsupported media type') { super(415, 'UnsupportedMediaType', message); }
+}
+export class HeadersTooLargeError extends ApiError {
+  constructor(message = 'the request headers are larger than the server accepts') { super(431, 'RequestHeaderFieldsTooLarge', message); }
 }
 export class InvalidError extends ApiError {
   constructor(kind: string, name: string, causes: StatusCause[]) {
@@ -107,8 +113,8 @@ export class ServiceUnavailableError extends ApiError {
 type ErrorClass = new (message?: string) => ApiError;
 const byCode = new Map<number, ErrorClass>([
   [400, BadRequestError], [401, UnauthorizedError], [403, ForbiddenError], [404, NotFoundError],
-  [405, MethodNotAllowedError], [406, NotAcceptableError], [410, GoneError], [413, TooLargeError],
-  [415, UnsupportedMediaTypeError], [422, InvalidError as unknown as ErrorClass],
+  [405, MethodNotAllowedError], [406, NotAcceptableError], [408, RequestTimeoutError], [410, GoneError], [413, TooLargeError],
+  [415, UnsupportedMediaTypeError], [431, HeadersTooLargeError], [422, InvalidError as unknown as ErrorClass],
   [429, TooManyRequestsError], [500, InternalError], [503, ServiceUnavailableError],
 ]);
 

@@ -16,18 +16,77 @@ const supported: Record<string, string[]> = {
   Namespace: [...common, 'status.phase'],
 };
 
+/**
+ * Parses the `fieldSelector` query parameter as k8s.io/apimachinery/pkg/fields/selector.go does:
+ * terms split on commas not escaped with a backslash, empty terms skipped (so `,,` selects
+ * everything, as in Kubernetes), each term split at its first `!=`, `==` or `=` with nothing
+ * trimmed, and the value unescaped (`\,` `\=` `\\`; any other escape, or a bare `,` or `=`, is a
+ * 400). `status.phase!=` is valid: the phase is not empty. Fields a kind does not support are a
+ * 400, as Kubernetes' field label conversion answers.
+ */
 export function parseFieldSelector(text: string | undefined, kind: string): FieldSelector {
-  if (!text || !text.trim()) return [];
+  if (!text) return [];
   const allowed = supported[kind] ?? common;
-  return text.split(',').map((term) => term.trim()).filter(Boolean).map((term) => {
-    const m = /^([A-Za-z.]+)\s*(==|=|!=)\s*(.*)$/.exec(term);
-    if (!m) throw new BadRequestError(`invalid selector: '${text}'; can't understand '${term}'`);
-    const field = m[1]!;
+  const out: FieldSelector = [];
+  for (const term of splitTerms(text).sort()) {
+    if (term === '') continue;
+    const split = splitTerm(term);
+    if (!split) throw new BadRequestError(`invalid selector: '${text}'; can't understand '${term}'`);
+    const [field, op, rhs] = split;
+    const value = unescapeValue(rhs);
     if (!allowed.includes(field)) {
-      throw new BadRequestError(`"${field}" is not a known field selector: only "${allowed.join('", "')}"`);
+      throw new BadRequestError(`field label not supported: ${field} (${kind} supports "${allowed.join('", "')}")`);
     }
-    return { field, value: m[3]!, equal: m[2] !== '!=' };
-  });
+    out.push({ field, value, equal: op !== '!=' });
+  }
+  return out;
+}
+
+/** Splits on commas that are not escaped; escapes stay in the terms. */
+function splitTerms(text: string): string[] {
+  const terms: string[] = [];
+  let start = 0;
+  let escaped = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (escaped) escaped = false;
+    else if (c === '\\') escaped = true;
+    else if (c === ',') { terms.push(text.slice(start, i)); start = i + 1; }
+  }
+  terms.push(text.slice(start));
+  return terms;
+}
+
+const termOperators = ['!=', '==', '='] as const;
+
+/** Splits a term at the first operator; the left side allows no escapes. */
+function splitTerm(term: string): [string, string, string] | undefined {
+  for (let i = 0; i < term.length; i++) {
+    for (const op of termOperators) {
+      if (term.startsWith(op, i)) return [term.slice(0, i), op, term.slice(i + op.length)];
+    }
+  }
+  return undefined;
+}
+
+function unescapeValue(value: string): string {
+  let out = '';
+  let escaped = false;
+  for (const c of value) {
+    if (escaped) {
+      if (c !== '\\' && c !== ',' && c !== '=') throw new BadRequestError(`invalid field selector: invalid escape sequence: \\${c}`);
+      out += c;
+      escaped = false;
+    } else if (c === '\\') {
+      escaped = true;
+    } else if (c === ',' || c === '=') {
+      throw new BadRequestError(`invalid field selector: unescaped character in value: ${c}`);
+    } else {
+      out += c;
+    }
+  }
+  if (escaped) throw new BadRequestError('invalid field selector: invalid escape sequence: \\');
+  return out;
 }
 
 /** The value Kubernetes compares for a field; absent fields compare as the empty string. */

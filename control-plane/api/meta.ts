@@ -5,6 +5,14 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
 
 export const StringMap = Type.Record(Type.String(), Type.String());
 
+/** Kubernetes' int32 fields (replicas, ports, counts, seconds): Go rejects anything past 2^31-1. */
+export const maxInt32 = 2 ** 31 - 1;
+export const Int32 = (options: { minimum?: number; maximum?: number; default?: number } = {}) =>
+  Type.Integer({ minimum: -(2 ** 31), maximum: maxInt32, ...options });
+/** Kubernetes' int64 fields: JSON numbers past 2^53 lose precision, so only safe integers pass. */
+export const Int64 = (options: { minimum?: number; maximum?: number; default?: number } = {}) =>
+  Type.Integer({ minimum: Number.MIN_SAFE_INTEGER, maximum: Number.MAX_SAFE_INTEGER, ...options });
+
 export const OwnerReference = Type.Object({
   apiVersion: Type.String(),
   kind: Type.String(),
@@ -21,11 +29,11 @@ export const ObjectMeta = Type.Object({
   namespace: Type.Optional(Type.String()),
   uid: Type.Optional(Type.String()),
   resourceVersion: Type.Optional(Type.String()),
-  generation: Type.Optional(Type.Integer()),
+  generation: Type.Optional(Int64()),
   // Clients such as kubectl send `creationTimestamp: null` for objects they build.
   creationTimestamp: Type.Optional(Type.Union([Type.String(), Type.Null()])),
   deletionTimestamp: Type.Optional(Type.String()),
-  deletionGracePeriodSeconds: Type.Optional(Type.Integer()),
+  deletionGracePeriodSeconds: Type.Optional(Int64()),
   labels: Type.Optional(StringMap),
   annotations: Type.Optional(StringMap),
   ownerReferences: Type.Optional(Type.Array(OwnerReference)),
@@ -44,7 +52,7 @@ export const Condition = Type.Object({
   lastHeartbeatTime: Type.Optional(Type.String()),
   lastProbeTime: Type.Optional(Type.Union([Type.String(), Type.Null()])),
   lastUpdateTime: Type.Optional(Type.String()),
-  observedGeneration: Type.Optional(Type.Integer()),
+  observedGeneration: Type.Optional(Int64()),
 });
 export type Condition = Static<typeof Condition>;
 

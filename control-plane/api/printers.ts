@@ -192,48 +192,116 @@ const replicaSetColumns: PrinterColumn[] = [
   wide('Selector', selector),
 ];
 
-// ---- Service, Endpoints ----------------------------------------------------------------------
+// ---- Service, Endpoints, EndpointSlice -------------------------------------------------------
 
 interface ServiceView {
-  spec?: { type?: string; clusterIP?: string; selector?: Record<string, string>; ports?: { port: number; nodePort?: number; protocol?: string }[] };
-  status?: { loadBalancer?: { ingress?: { ip?: string }[] } };
+  spec?: {
+    type?: string; clusterIP?: string; clusterIPs?: string[]; externalIPs?: string[]; externalName?: string;
+    selector?: Record<string, string>; ports?: { port: number; nodePort?: number; protocol?: string }[];
+  };
+  status?: { loadBalancer?: { ingress?: { ip?: string; hostname?: string }[] } };
 }
 const service = (o: KubeObject) => o as unknown as ServiceView;
 
-function serviceExternalIP(o: KubeObject): string {
-  const s = service(o);
-  if (s.spec?.type !== 'LoadBalancer') return '<none>';
-  const ips = (s.status?.loadBalancer?.ingress ?? []).map((i) => i.ip).filter(Boolean);
-  return ips.length ? ips.join(',') : '<pending>';
+/** Kubernetes' labels.FormatLabels: `a=1,b=2` sorted by key, `<none>` when empty. */
+export function formatLabels(m: Record<string, string> | undefined): string {
+  const keys = Object.keys(m ?? {}).sort();
+  return keys.length ? keys.map((k) => `${k}=${m![k]}`).join(',') : '<none>';
 }
+
+/** kubectl's getServiceExternalIP (server-side Tables are always wide: no truncation). */
+function serviceExternalIP(o: KubeObject): string {
+  const spec = service(o).spec ?? {};
+  const external = spec.externalIPs ?? [];
+  switch (spec.type ?? 'ClusterIP') {
+    case 'ClusterIP': case 'NodePort':
+      return external.length ? external.join(',') : '<none>';
+    case 'LoadBalancer': {
+      const ingress = [...new Set((service(o).status?.loadBalancer?.ingress ?? []).map((i) => i.ip || i.hostname).filter((v): v is string => !!v))].sort();
+      const all = [...ingress, ...external];
+      return all.length ? all.join(',') : '<pending>';
+    }
+    case 'ExternalName': return spec.externalName ?? '';
+    default: return '<unknown>';
+  }
+}
+
+/** `80/TCP,443:30443/TCP`, as kubectl's makePortString. */
+export const servicePorts = (o: KubeObject): string =>
+  (service(o).spec?.ports ?? []).map((p) => `${p.port}${p.nodePort ? `:${p.nodePort}` : ''}/${p.protocol ?? 'TCP'}`).join(',');
 
 const serviceColumns: PrinterColumn[] = [
   nameCol,
-  col('Type', (o) => service(o).spec?.type ?? 'ClusterIP', { description: 'The type of the service.' }),
-  col('Cluster-IP', (o) => none(service(o).spec?.clusterIP), { description: 'The IP address of the service.' }),
-  col('External-IP', serviceExternalIP, { description: 'The external IP address of the service.' }),
-  col('Port(s)', (o) => none((service(o).spec?.ports ?? [])
-    .map((p) => `${p.port}${p.nodePort ? `:${p.nodePort}` : ''}/${p.protocol ?? 'TCP'}`).join(',')), { description: 'The ports of the service.' }),
+  col('Type', (o) => service(o).spec?.type ?? 'ClusterIP', { description: 'type determines how the Service is exposed.' }),
+  // kubectl prints the first of clusterIPs; a Service stored before clusterIPs existed has only clusterIP.
+  col('Cluster-IP', (o) => service(o).spec?.clusterIPs?.[0] ?? none(service(o).spec?.clusterIP), { description: 'clusterIP is the IP address of the service.' }),
+  col('External-IP', serviceExternalIP, { description: 'externalIPs is a list of IP addresses for which nodes in the cluster will also accept traffic for this service.' }),
+  col('Port(s)', (o) => none(servicePorts(o)), { description: 'The list of ports that are exposed by this service.' }),
   ageCol,
-  wide('Selector', (o) => none(Object.entries(service(o).spec?.selector ?? {}).map(([k, v]) => `${k}=${v}`).join(','))),
+  wide('Selector', (o) => formatLabels(service(o).spec?.selector)),
 ];
 
-interface EndpointsView { subsets?: { addresses?: { ip: string }[]; ports?: { port: number }[] }[] }
+/** `ip:port` with IPv6 in brackets, as Go's net.JoinHostPort. */
+export const joinHostPort = (ip: string, port: number | string) => (ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`);
 
-/** `10.0.0.1:80,10.0.0.2:80 + 3 more...`, as kubectl abbreviates. */
-export function formatEndpoints(o: KubeObject): string {
-  const all: string[] = [];
-  for (const subset of (o as unknown as EndpointsView).subsets ?? []) {
-    for (const a of subset.addresses ?? []) {
-      if (!subset.ports?.length) all.push(a.ip);
-      for (const p of subset.ports ?? []) all.push(`${a.ip}:${p.port}`);
-    }
-  }
-  if (all.length === 0) return '<none>';
-  return all.length > 3 ? `${all.slice(0, 3).join(',')} + ${all.length - 3} more...` : all.join(',');
+/** kubectl's listWithMoreString: the first three, then ` + N more...`. */
+function listWithMore(list: string[], count: number, max: number, empty: string): string {
+  const text = list.join(',');
+  if (count > max) return `${text} + ${count - max} more...`;
+  return text === '' ? empty : text;
 }
 
-const endpointsColumns: PrinterColumn[] = [nameCol, col('Endpoints', formatEndpoints, { description: 'The endpoints of the service.' }), ageCol];
+interface EndpointsView { subsets?: { addresses?: { ip: string }[]; ports?: { name?: string; port: number }[] }[] }
+
+/**
+ * The ready `ip:port`s of an Endpoints object as kubectl's formatEndpoints: at most three, then
+ * `+ N more...`; `<none>` without subsets, and empty when every address is not ready.
+ */
+export function formatEndpoints(o: KubeObject): string {
+  const subsets = (o as unknown as EndpointsView).subsets ?? [];
+  if (subsets.length === 0) return '<none>';
+  const max = 3;
+  const list: string[] = [];
+  let count = 0;
+  for (const subset of subsets) {
+    const addresses = subset.addresses ?? [];
+    // A headless Service may have no ports: its addresses alone.
+    const targets = subset.ports?.length ? subset.ports.flatMap((p) => addresses.map((a) => joinHostPort(a.ip, p.port))) : addresses.map((a) => a.ip);
+    count += targets.length;
+    list.push(...targets.slice(0, Math.max(0, max - list.length)));
+  }
+  return listWithMore(list, count, max, '');
+}
+
+const endpointsColumns: PrinterColumn[] = [nameCol, col('Endpoints', formatEndpoints, { description: 'The set of all endpoints is the union of all subsets.' }), ageCol];
+
+interface EndpointSliceView {
+  addressType?: string;
+  ports?: { name?: string; port?: number }[] | null;
+  endpoints?: { addresses?: string[] }[];
+}
+const slice = (o: KubeObject) => o as unknown as EndpointSliceView;
+
+/** kubectl's formatDiscoveryPorts: port numbers (or names), three at most; `<unset>` without ports. */
+export function formatSlicePorts(o: KubeObject): string {
+  const ports = slice(o).ports ?? [];
+  const list = ports.slice(0, 3).map((p) => (p.port !== undefined && p.port !== null ? String(p.port) : p.name ?? '*'));
+  return listWithMore(list, ports.length, 3, '<unset>');
+}
+
+/** kubectl's formatDiscoveryEndpoints: every address, ready or not, three at most. */
+export function formatSliceEndpoints(o: KubeObject): string {
+  const addresses = (slice(o).endpoints ?? []).flatMap((e) => e.addresses ?? []);
+  return listWithMore(addresses.slice(0, 3), addresses.length, 3, '<unset>');
+}
+
+const endpointSliceColumns: PrinterColumn[] = [
+  nameCol,
+  col('AddressType', (o) => slice(o).addressType ?? '', { description: 'addressType specifies the type of address carried by this EndpointSlice.' }),
+  col('Ports', formatSlicePorts, { description: 'ports specifies the list of network ports exposed by each endpoint in this slice.' }),
+  col('Endpoints', formatSliceEndpoints, { description: 'endpoints is a list of unique endpoints in this slice.' }),
+  ageCol,
+];
 
 // ---- Event, Namespace, Lease -----------------------------------------------------------------
 
@@ -276,7 +344,7 @@ const leaseColumns: PrinterColumn[] = [
 
 const columnsByKind: Record<string, PrinterColumn[]> = {
   Pod: podColumns, Node: nodeColumns, Deployment: deploymentColumns, ReplicaSet: replicaSetColumns,
-  Service: serviceColumns, Endpoints: endpointsColumns, Event: eventColumns, Namespace: namespaceColumns, Lease: leaseColumns,
+  Service: serviceColumns, Endpoints: endpointsColumns, EndpointSlice: endpointSliceColumns, Event: eventColumns, Namespace: namespaceColumns, Lease: leaseColumns,
 };
 
 /** The columns of a kind; a kind without its own gets NAME and AGE. */

@@ -4,6 +4,7 @@ import type { TSchema } from '@sinclair/typebox';
 import { Endpoints, Event, Namespace, Node, Pod, Service } from './core.ts';
 import { Deployment, ReplicaSet } from './apps.ts';
 import { Lease } from './coordination.ts';
+import { EndpointSlice } from './discovery.ts';
 
 export type Subresource = 'status' | 'scale' | 'binding' | 'log';
 
@@ -37,6 +38,8 @@ export const resources: readonly ResourceType[] = [
   resource({ group: '', version: 'v1', kind: 'Event', plural: 'events', namespaced: true, shortNames: ['ev'], schema: Event, hasSpec: false }),
   resource({ group: 'apps', version: 'v1', kind: 'ReplicaSet', plural: 'replicasets', namespaced: true, shortNames: ['rs'], schema: ReplicaSet, subresources: ['status', 'scale'] }),
   resource({ group: 'apps', version: 'v1', kind: 'Deployment', plural: 'deployments', namespaced: true, shortNames: ['deploy'], schema: Deployment, subresources: ['status', 'scale'] }),
+  // Kubernetes gives EndpointSlices no short name.
+  resource({ group: 'discovery.k8s.io', version: 'v1', kind: 'EndpointSlice', plural: 'endpointslices', namespaced: true, shortNames: [], schema: EndpointSlice, hasSpec: false }),
   resource({ group: 'coordination.k8s.io', version: 'v1', kind: 'Lease', plural: 'leases', namespaced: true, shortNames: [], schema: Lease, storage: 'memory' }),
 ];
 
@@ -51,6 +54,15 @@ export function resourceFor(group: string, plural: string): ResourceType | undef
 
 export function resourceForKind(kind: string): ResourceType | undefined {
   return resources.find((r) => r.kind === kind);
+}
+
+/**
+ * The resource of an object's apiVersion and kind (`v1` + `Endpoints`, `apps/v1` + `Deployment`),
+ * for manifests: a plural guessed from the kind would be wrong for Endpoints.
+ */
+export function resourceForObject(apiVersion: string, kind: string): ResourceType | undefined {
+  const [group, version] = apiVersion.includes('/') ? apiVersion.split('/', 2) as [string, string] : ['', apiVersion];
+  return resources.find((r) => r.group === group && r.version === version && r.kind === kind);
 }
 
 /** Finds a resource by plural, singular, kind or short name, as `kubectl get` accepts them. */

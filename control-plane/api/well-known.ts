@@ -39,3 +39,18 @@ export const nodeLeaseNamespace = 'kube-node-lease';
 export const conditionDisruptionTarget = 'DisruptionTarget';
 
 export const defaultSchedulerName = 'default-scheduler';
+
+/** Node label: the zone a node is in; EndpointSlice endpoints carry it as `zone`. */
+export const labelTopologyZone = 'topology.kubernetes.io/zone';
+
+/** EndpointSlice labels: the Service a slice belongs to, and which controller writes it. */
+export const labelServiceName = 'kubernetes.io/service-name';
+export const labelEndpointSliceManagedBy = 'endpointslice.kubernetes.io/managed-by';
+/** The managed-by value of slices the EndpointSlice controller owns (Kubernetes' own value). */
+export const endpointSliceControllerName = 'endpointslice-controller.k8s.io';
+
+/** Label on Endpoints and EndpointSlices of a Service without a cluster IP (headless). */
+export const labelHeadlessService = 'service.kubernetes.io/headless';
+
+/** Annotation on Endpoints cut down to their first 1000 addresses. */
+export const annotationEndpointsOverCapacity = 'endpoints.kubernetes.io/over-capacity';

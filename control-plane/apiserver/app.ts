@@ -3,10 +3,12 @@
 // tests build it and use `app.inject`.
 import type http from 'node:http';
 import https from 'node:https';
+import type { Duplex } from 'node:stream';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import {
-  ApiError, BadRequestError, InternalError, NotFoundError, TooLargeError, UnsupportedMediaTypeError,
+  ApiError, BadRequestError, ConflictError, ForbiddenError, GoneError, HeadersTooLargeError, InternalError, InvalidError, MethodNotAllowedError, NotFoundError,
+  RequestTimeoutError, TooLargeError, UnsupportedMediaTypeError,
 } from '../api/errors.ts';
 import { parseFieldSelector } from '../api/fields.ts';
 import { parseLabelSelector } from '../api/labels.ts';
@@ -14,11 +16,12 @@ import type { KubeObject } from '../api/meta.ts';
 import { resourceFor, type ResourceType } from '../api/resources.ts';
 import { isValidName } from '../api/validation.ts';
 import type { Store } from '../store/types.ts';
-import { Authenticator, authorize, type User } from './auth.ts';
+import { Authenticator, admit, authorize, authorizeRoute, needsAdmission, type User } from './auth.ts';
 import { parseBody, patchTypeOf } from './body.ts';
 import { apiGroup, apiGroupList, apiResourceList, apiVersions, versionInfo } from './discovery.ts';
 import { ApiMetrics } from './metrics.ts';
-import { Registry, keyFor, type DeleteOptions } from './registry.ts';
+import { boolParam, checkDryRun, checkFieldValidation, dryRunParam, intParam, listOptions, param, resourceVersionParam, type Query } from './query.ts';
+import { Registry, keyFor, prefixFor, type DeleteOptions, type RegistryOptions } from './registry.ts';
 import { parseRequestInfo, type RequestInfo } from './request-info.ts';
 import { serveWatch, type WatchSettings } from './watch.ts';
 import { toTable, wantsTable, type IncludeObject } from './tables.ts';
@@ -40,7 +43,19 @@ export interface ApiServerOptions {
   clock?: () => Date;
   /** PEM of the CA private key: signs the short-lived tokens the API server presents to agents for pod logs. */
   podLogSigningKeyPem?: string;
+  /** Service CIDR and NodePort range (registry.ts). */
+  registry?: RegistryOptions;
 }
+
+/**
+ * TLS 1.2 suites offered: only AEAD ones with forward secrecy (Go's and so Kubernetes' defaults);
+ * no CBC, no SHA-1 MACs, no static RSA. TLS 1.3 suites are all AEAD and listed as usual.
+ */
+export const tlsCiphers = [
+  'TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256',
+  'ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES128-GCM-SHA256', 'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384', 'ECDHE-ECDSA-CHACHA20-POLY1305', 'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':');
 
 declare module 'fastify' {
   interface FastifyInstance { registry: Registry; metrics: ApiMetrics; authenticator: Authenticator }
@@ -56,21 +71,78 @@ const defaultWatchSettings: WatchSettings = {
   maxBufferedBytes: 16 * 1024 * 1024,
 };
 
-const unauthenticatedPaths = new Set(['/healthz', '/readyz', '/livez', '/version']);
+const unauthenticatedRoutes = new Set(['/healthz', '/readyz', '/livez', '/version']);
+const nodes = resourceFor('', 'nodes')!;
+
+/**
+ * Errors the HTTP parser raises before any route runs (a header block past Node's 16 KiB, a
+ * malformed request line, a slow client) still get a Kubernetes Status, on a closing connection.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) { socket.destroy(); return; }
+  const api = err.code === 'HPE_HEADER_OVERFLOW' ? new HeadersTooLargeError()
+    : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? new RequestTimeoutError()
+      : new BadRequestError(`the request could not be parsed: ${err.code ?? 'malformed HTTP'}`);
+  answerOnSocket(socket, api);
+}
+
+/** Writes a Status and closes: for answers given below fastify, on the bare socket. */
+function answerOnSocket(socket: Duplex, api: ApiError): void {
+  const body = JSON.stringify(api.toStatus());
+  const reasons: Record<number, string> = { 405: 'Method Not Allowed', 408: 'Request Timeout', 431: 'Request Header Fields Too Large' };
+  socket.end(`HTTP/1.1 ${api.code} ${reasons[api.code] ?? 'Bad Request'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+}
+
+/**
+ * How much of a too-large body is read and dropped before answering 413: a client writes its
+ * whole body before it reads the answer, so closing at once gives it EPIPE instead of the 413.
+ * Past this (about five times the body limit) the connection is cut: that client is not
+ * making a mistake.
+ */
+const maxDrainBytes = 16 * 1024 * 1024;
+
+function drainRequest(raw: http.IncomingMessage): Promise<void> {
+  if (raw.complete || raw.readableEnded || raw.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    let seen = 0;
+    raw.on('data', (chunk: Buffer) => {
+      seen += chunk.length;
+      if (seen > maxDrainBytes) { raw.socket.destroy(); resolve(); }
+    });
+    raw.once('end', () => resolve());
+    raw.once('close', () => resolve());
+    raw.once('error', () => resolve());
+    raw.resume();
+  });
+}
 
 export async function buildApiServer(options: ApiServerOptions): Promise<FastifyInstance> {
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger as FastifyBaseLogger } : {}),
-    ...(options.tls && { serverFactory: (handler: http.RequestListener) => https.createServer(options.tls!, handler) }),
+    ...(options.tls && {
+      serverFactory: (handler: http.RequestListener) => https.createServer({
+        ...options.tls!, minVersion: 'TLSv1.2', ciphers: tlsCiphers, honorCipherOrder: true,
+      }, handler),
+    }),
     bodyLimit: options.bodyLimit ?? 3 * 1024 * 1024,
     // Heartbeats and watches would drown the log; errors are logged by the error handler.
     logController: new LogController({ disableRequestLogging: true }),
     // Object names may be up to 253 characters; fastify's default parameter limit is 100.
     routerOptions: { maxParamLength: 1024 },
+    clientErrorHandler: answerClientError,
+    // A path the router cannot decode (`/api/v1/namespaces/%ZZ`) is the client's mistake.
+    frameworkErrors: (err, _req, reply) => {
+      const api = err.code === 'FST_ERR_BAD_URL' ? new BadRequestError('the request path has an invalid escape') : toApiError(err);
+      // The generic reply type of this hook cannot take a status code it did not declare.
+      void (reply as unknown as FastifyReply).code(api.code).type('application/json').send(api.toStatus());
+    },
   });
-  const registry = new Registry(options.store, options.clock);
+  // Node's HTTP server hands CONNECT to a 'connect' listener and, with none, drops the socket.
+  app.server.on('connect', (_req: http.IncomingMessage, socket: Duplex) => answerOnSocket(socket, new MethodNotAllowedError()));
+  const registry = new Registry(options.store, options.clock, options.registry);
   const metrics = new ApiMetrics(options.store);
   const authenticator = new Authenticator(options.store, options.adminToken, options.joinToken);
+  app.addHook('onClose', async () => authenticator.close());
   const watchSettings = { ...defaultWatchSettings, ...options.watch };
   app.decorate('registry', registry);
   app.decorate('metrics', metrics);
@@ -82,10 +154,13 @@ export async function buildApiServer(options: ApiServerOptions): Promise<Fastify
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
 
+  // Decided on the matched route, not the raw URL: `/metric%73` routes to /metrics too. The body
+  // is not read yet: a join token sending 3 MiB to a resource path is refused before it is.
   app.addHook('onRequest', async (req) => {
-    const path = req.url.split('?')[0]!;
-    if (unauthenticatedPaths.has(path)) return;
+    const route = req.routeOptions.url;
+    if (route !== undefined && unauthenticatedRoutes.has(route)) return;
     req.user = authenticator.authenticate(req.headers.authorization);
+    authorizeRoute(req.user, route);
   });
   // Group commit: nothing leaves the server until every write before it is on disk.
   app.addHook('onSend', async () => { await options.store.sync(); });
@@ -97,9 +172,10 @@ export async function buildApiServer(options: ApiServerOptions): Promise<Fastify
     metrics.requests.inc(labels);
   });
 
-  app.setErrorHandler((err, req, reply) => {
+  app.setErrorHandler(async (err, req, reply) => {
     const api = toApiError(err);
     if (api.code >= 500) req.log.error({ err }, 'request failed');
+    if ((err as { code?: string }).code === 'FST_ERR_CTP_BODY_TOO_LARGE') await drainRequest(req.raw);
     return reply.code(api.code).type('application/json').send(api.toStatus());
   });
   app.setNotFoundHandler((_req, reply) => reply.code(404).send(new NotFoundError('the server could not find the requested resource').toStatus()));
@@ -126,12 +202,22 @@ export async function buildApiServer(options: ApiServerOptions): Promise<Fastify
   app.get<{ Params: { group: string; version: string } }>('/apis/:group/:version', async (req) => discovery(req.params.group, req.params.version));
   registerOpenApi(app);
 
+  // Joining (see auth.ts for the rules): the join token for a new name, the node's own
+  // credential to rotate it, the admin to reset a node.
   app.post('/labkube/v1/join', async (req, reply) => {
-    if (req.user?.kind !== 'joiner' && req.user?.kind !== 'admin') throw new BadRequestError('joining needs the join token');
-    const body = parseBody(req.headers['content-type'], req.body as string | undefined) as { nodeName?: unknown } | undefined;
+    const user = req.user!;
+    const body = parseBody(req.headers['content-type'], req.body as string | undefined) as { nodeName?: unknown; currentToken?: unknown } | undefined;
     const nodeName = body?.nodeName;
     if (typeof nodeName !== 'string' || !isValidName('Node', nodeName)) {
       throw new BadRequestError('nodeName must be a lowercase RFC 1123 subdomain');
+    }
+    if (user.kind === 'node' && user.nodeName !== nodeName) {
+      throw new ForbiddenError(`node "${user.nodeName}" may only renew its own credential, not that of "${nodeName}"`);
+    }
+    const proven = typeof body?.currentToken === 'string' && authenticator.isCredentialOf(nodeName, body.currentToken);
+    if (user.kind === 'joiner' && !proven && authenticator.hasCredential(nodeName) && registry.store.get(keyFor(nodes, undefined, nodeName))) {
+      throw new ConflictError(`node "${nodeName}" is already registered and holds a credential: a board joins again with its ` +
+        `current credential, or, if it lost it, after an admin deletes the Node (kubectl delete node ${nodeName})`);
     }
     return reply.code(201).send({ nodeName, token: authenticator.issueNodeToken(nodeName) });
   });
@@ -145,31 +231,37 @@ export async function buildApiServer(options: ApiServerOptions): Promise<Fastify
   return app;
 }
 
-type Query = Record<string, string | string[] | undefined>;
-const param = (q: Query, name: string): string | undefined => {
-  const v = q[name];
-  return Array.isArray(v) ? v[0] : v;
-};
-const flag = (q: Query, name: string) => ['1', 'true'].includes(param(q, name) ?? '');
-function intParam(q: Query, name: string): number | undefined {
-  const v = param(q, name);
-  if (v === undefined || v === '') return undefined;
-  if (!/^-?\d+$/.test(v)) throw new BadRequestError(`${name} must be an integer, got "${v}"`);
-  return Number(v);
-}
+const bodyVerbs = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);
+const optionsKind: Record<string, string> = { create: 'CreateOptions', update: 'UpdateOptions', patch: 'PatchOptions', delete: 'DeleteOptions', deletecollection: 'DeleteOptions' };
 
+/**
+ * One resource request, in the order Kubernetes' handler chain takes it: the path, then
+ * authorization on the path alone, then the query options, and only then the body is parsed,
+ * so that no credential can make the server parse a body it was not allowed to send.
+ */
 async function serveResource(app: FastifyInstance, req: FastifyRequest, reply: FastifyReply, watchSettings: WatchSettings) {
   const q = req.query as Query;
-  const info = parseRequestInfo(req.method, req.url, flag(q, 'watch'));
+  const info = parseRequestInfo(req.method, req.url, boolParam(q, 'watch'));
   req.apiInfo = info;
   const r = resourceFor(info.group, info.resource);
   if (!r || r.version !== info.version) throw new NotFoundError('the server could not find the requested resource');
   checkScope(r, info);
-  const body = req.body === undefined || req.body === '' ? undefined : parseBody(req.headers['content-type'], req.body as string);
   const { registry } = app;
   const ns = info.namespace;
-  authorize(req.user!, info, body, () => (info.name ? registry.store.get(keyFor(r, ns, info.name)) : undefined));
-  const dryRun = param(q, 'dryRun') === 'All';
+  const user = req.user!;
+  const current = () => (info.name ? registry.store.get(keyFor(r, ns, info.name)) : undefined);
+  authorize(user, info, current);
+  const dryRun = bodyVerbs.has(info.verb) ? dryRunParam(q, optionsKind[info.verb]!) : false;
+  if (['create', 'update', 'patch'].includes(info.verb)) checkFieldValidation(q, optionsKind[info.verb]!);
+  const listing = info.verb === 'list' || info.verb === 'watch' || info.verb === 'deletecollection';
+  const options = listing ? listOptions(q, info.verb === 'watch') : {};
+  if (!listing) resourceVersionParam(q); // a get serves the latest state, but a malformed version is still a 400
+  const body = !bodyVerbs.has(info.verb) || req.body === undefined || req.body === ''
+    ? undefined : parseBody(req.headers['content-type'], req.body as string, info.verb === 'patch' ? 'patch' : 'object');
+  const admission = needsAdmission(user, info);
+  const admitted = (object: unknown, old?: KubeObject) => admit(user, info, {
+    object, ...(old && { old }), pod: (podNs, name) => registry.store.get(keyFor(resourceFor('', 'pods')!, podNs, name)),
+  });
   const sendWrite = (code: number, result: { object: unknown; warnings: string[] }) => {
     if (result.warnings.length > 0 && param(q, 'fieldValidation') !== 'Ignore') {
       reply.header('Warning', result.warnings.map((w) => `299 - ${JSON.stringify(w)}`));
@@ -188,24 +280,34 @@ async function serveResource(app: FastifyInstance, req: FastifyRequest, reply: F
       return table ? toTable(r, obj, include) : obj;
     }
     case 'list': {
+      // Every list serves the latest state, which satisfies "not older than" any revision the
+      // store has handed out. One it has not, or an exact older one, it cannot serve: 410, and
+      // the client lists afresh (Kubernetes answers the first 504 after a wait, and serves the
+      // second from etcd's history, which labkube does not keep in listable form).
+      const rv = options.resourceVersion;
+      const latest = registry.store.revision(prefixFor(r, ns));
+      if (rv !== undefined && rv > latest) throw new GoneError(`too large resource version: ${rv}, current: ${latest}`);
+      if (options.resourceVersionMatch === 'Exact' && rv !== latest) throw new GoneError(`too old resource version: ${rv} (labkube lists only the current state, ${latest})`);
       const list = registry.list(r, ns, {
         labelSelector: param(q, 'labelSelector'), fieldSelector: param(q, 'fieldSelector'),
-        limit: intParam(q, 'limit'), continue: param(q, 'continue'),
+        ...(options.limit !== undefined && { limit: options.limit }), ...(options.continue !== undefined && { continue: options.continue }),
       });
       return table ? toTable(r, list, include) : list;
     }
     case 'watch': {
       const labels = parseLabelSelector(param(q, 'labelSelector'));
-      const fields = parseFieldSelector(param(q, 'fieldSelector') ?? (info.name ? `metadata.name=${info.name}` : undefined), r.kind);
-      const timeoutSeconds = intParam(q, 'timeoutSeconds');
+      const fields = parseFieldSelector(param(q, 'fieldSelector'), r.kind);
+      // A watch of one named object (`GET .../pods/NAME?watch=1`) is a watch of that name.
+      if (info.name) fields.push({ field: 'metadata.name', value: info.name, equal: true });
+      const { timeoutSeconds, resourceVersion } = options; // watch.ts caps the timeout
       // Start from committed state only: a watcher must never see a write a crash could lose.
       await registry.store.sync();
       reply.hijack();
       app.metrics.watchers.inc({ resource: r.plural });
       serveWatch(registry, {
-        resource: r, labels, fields, allowBookmarks: flag(q, 'allowWatchBookmarks'),
+        resource: r, labels, fields, allowBookmarks: boolParam(q, 'allowWatchBookmarks'),
         ...(ns !== undefined && { namespace: ns }),
-        ...(param(q, 'resourceVersion') !== undefined && { resourceVersion: param(q, 'resourceVersion') }),
+        ...(resourceVersion !== undefined && { resourceVersion }),
         ...(timeoutSeconds !== undefined && { timeoutSeconds }),
       }, reply.raw, {
         ...watchSettings,
@@ -220,12 +322,22 @@ async function serveResource(app: FastifyInstance, req: FastifyRequest, reply: F
         return reply.code(201).send({ apiVersion: 'v1', kind: 'Status', metadata: {}, status: 'Success', code: 201 });
       }
       if (info.name) throw new NotFoundError('the server could not find the requested resource');
+      if (admission) admitted(body);
       return sendWrite(201, registry.create(r, ns, body, { dryRun }));
     case 'update':
       if (info.subresource === 'scale') return registry.updateScale(r, ns!, info.name!, body, { dryRun });
+      if (admission) admitted(body, registry.get(r, ns, info.name!));
       return sendWrite(200, registry.update(r, ns, info.name!, body, info.subresource, { dryRun }));
-    case 'patch':
-      return sendWrite(200, registry.patch(r, ns, info.name!, patchTypeOf(req.headers['content-type']), body, info.subresource, { dryRun }));
+    case 'patch': {
+      const type = patchTypeOf(req.headers['content-type']);
+      if (admission) {
+        // What a node may change depends on the patch's result: compute it without writing.
+        // Both steps run in one turn of the event loop, so nothing can change in between.
+        const old = registry.get(r, ns, info.name!);
+        admitted(registry.patch(r, ns, info.name!, type, body, info.subresource, { dryRun: true }).object, old);
+      }
+      return sendWrite(200, registry.patch(r, ns, info.name!, type, body, info.subresource, { dryRun }));
+    }
     case 'delete': {
       const result = registry.delete(r, ns, info.name!, deleteOptions(q, body, dryRun));
       return reply.code(result.pending ? 202 : 200).send(result.object);
@@ -253,20 +365,47 @@ function checkScope(r: ResourceType, info: RequestInfo): void {
   }
 }
 
+/**
+ * DeleteOptions from the query and the body (the body wins where both say something), decoded
+ * with the types Kubernetes' decoder insists on (a wrong type is a 400) and then checked as
+ * ValidateDeleteOptions does. gracePeriodSeconds is an int64 there, a JSON-safe integer here,
+ * which the registry bounds further (a deletionTimestamp must stay a date JavaScript can write).
+ */
 function deleteOptions(q: Query, body: unknown, dryRun: boolean): DeleteOptions {
-  const b = (body && typeof body === 'object' ? body : {}) as Omit<Partial<DeleteOptions>, 'dryRun'> & { orphanDependents?: boolean; dryRun?: string[] };
-  const grace = intParam(q, 'gracePeriodSeconds') ?? b.gracePeriodSeconds;
-  if (grace !== undefined && (typeof grace !== 'number' || !Number.isInteger(grace))) throw new BadRequestError('gracePeriodSeconds must be an integer');
-  let policy = param(q, 'propagationPolicy') ?? b.propagationPolicy;
-  if (policy === undefined && (param(q, 'orphanDependents') === 'true' || b.orphanDependents === true)) policy = 'Orphan';
-  if (policy !== undefined && !['Orphan', 'Background', 'Foreground'].includes(policy)) {
-    throw new BadRequestError(`propagationPolicy must be one of Orphan, Background, Foreground, got "${policy}"`);
+  if (body !== undefined && body !== null && (typeof body !== 'object' || Array.isArray(body))) {
+    throw new BadRequestError(`the body of a delete must be a DeleteOptions object, got ${Array.isArray(body) ? 'a list' : typeof body}`);
   }
+  const b = (body ?? {}) as Record<string, unknown>;
+  const typed = <T>(field: string, ok: (v: unknown) => boolean, what: string): T | undefined => {
+    const v = b[field];
+    if (v === undefined || v === null) return undefined;
+    if (!ok(v)) throw new BadRequestError(`DeleteOptions.${field} must be ${what}, got ${JSON.stringify(v).slice(0, 64)}`);
+    return v as T;
+  };
+  const isString = (v: unknown) => typeof v === 'string';
+  const grace = typed<number>('gracePeriodSeconds', Number.isSafeInteger, 'an integer') ?? intParam(q, 'gracePeriodSeconds');
+  const policy = typed<string>('propagationPolicy', isString, 'a string') ?? param(q, 'propagationPolicy');
+  const orphan = typed<boolean>('orphanDependents', (v) => typeof v === 'boolean', 'true or false') ??
+    (param(q, 'orphanDependents') !== undefined ? boolParam(q, 'orphanDependents') : undefined);
+  const bodyDryRun = typed<string[]>('dryRun', (v) => Array.isArray(v), 'a list') ?? [];
+  const pre = typed<Record<string, unknown>>('preconditions', (v) => typeof v === 'object' && !Array.isArray(v), 'an object');
+  for (const field of ['uid', 'resourceVersion']) {
+    const v = pre?.[field];
+    if (v !== undefined && v !== null && typeof v !== 'string') throw new BadRequestError(`DeleteOptions.preconditions.${field} must be a string`);
+  }
+  if (policy !== undefined && !['Orphan', 'Background', 'Foreground'].includes(policy)) {
+    throw new BadRequestError(`propagationPolicy must be one of Orphan, Background, Foreground, got ${JSON.stringify(policy).slice(0, 64)}`);
+  }
+  if (policy !== undefined && orphan !== undefined) {
+    throw new InvalidError('DeleteOptions', '', [{ reason: 'FieldValueInvalid', field: 'propagationPolicy', message: 'Invalid value: orphanDependents and deletionPropagation cannot be both set' }]);
+  }
+  checkDryRun(bodyDryRun, 'DeleteOptions');
+  const effectivePolicy = policy ?? (orphan ? 'Orphan' : undefined);
   return {
     ...(grace !== undefined && { gracePeriodSeconds: grace }),
-    ...(policy !== undefined && { propagationPolicy: policy as DeleteOptions['propagationPolicy'] }),
-    ...(b.preconditions && { preconditions: b.preconditions }),
-    dryRun: dryRun || (Array.isArray(b.dryRun) && b.dryRun.includes('All')),
+    ...(effectivePolicy !== undefined && { propagationPolicy: effectivePolicy as DeleteOptions['propagationPolicy'] }),
+    ...(pre && { preconditions: pre as DeleteOptions['preconditions'] }),
+    dryRun: dryRun || bodyDryRun.length > 0,
   };
 }
 

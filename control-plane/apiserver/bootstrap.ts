@@ -1,16 +1,28 @@
 // First-start setup of a data directory: the admin and join tokens (mode 0600) and a kubeconfig
 // that both labctl and stock kubectl can use as it is. Later starts reuse what is there.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+//
+// Modes are set at every start, not only at creation: the directory holds the store (every
+// object and the node credentials' hashes), the tokens and the CA key, so it is 0700 and the
+// secrets 0600 even when an older version, a backup restore or a hand-made directory left them
+// readable by others. (The store's own files are tightened where it opens them: store/sqlite.ts.)
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { newToken } from './auth.ts';
 
 export interface DataDir { adminToken: string; joinToken: string; kubeconfigPath: string; databasePath: string }
 
+/** Owner-only access for a file that holds a secret. */
+export const privateFileMode = 0o600;
+export const privateDirMode = 0o700;
+
 function tokenFile(path: string): string {
-  if (existsSync(path)) return readFileSync(path, 'utf8').trim();
+  if (existsSync(path)) {
+    chmodSync(path, privateFileMode);
+    return readFileSync(path, 'utf8').trim();
+  }
   const token = newToken();
-  writeFileSync(path, `${token}\n`, { mode: 0o600 });
+  writeFileSync(path, `${token}\n`, { mode: privateFileMode });
   return token;
 }
 
@@ -26,7 +38,8 @@ export function kubeconfig(serverUrl: string, token: string, caPem?: string): st
 }
 
 export function prepareDataDir(dir: string): DataDir {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  mkdirSync(dir, { recursive: true, mode: privateDirMode });
+  chmodSync(dir, privateDirMode);
   const adminToken = tokenFile(join(dir, 'admin-token'));
   const joinToken = tokenFile(join(dir, 'join-token'));
   return { adminToken, joinToken, kubeconfigPath: join(dir, 'kubeconfig'), databasePath: join(dir, 'state.db') };
@@ -34,5 +47,6 @@ export function prepareDataDir(dir: string): DataDir {
 
 /** Rewritten each start: the address may have changed; the token and CA have not. */
 export function writeKubeconfig(data: DataDir, serverUrl: string, caPem: string): void {
-  writeFileSync(data.kubeconfigPath, kubeconfig(serverUrl, data.adminToken, caPem), { mode: 0o600 });
+  writeFileSync(data.kubeconfigPath, kubeconfig(serverUrl, data.adminToken, caPem), { mode: privateFileMode });
+  chmodSync(data.kubeconfigPath, privateFileMode); // the mode above applies only to a new file
 }

@@ -2,7 +2,7 @@
 // first start (a lab has no PKI). kubectl sends a bearer token only over TLS, so the API is HTTPS
 // from the first day; the kubeconfig carries the CA so kubectl and labctl verify the server.
 import { webcrypto } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 // @peculiar/x509 resolves its algorithms through tsyringe, which needs the Reflect metadata API.
@@ -59,6 +59,7 @@ export async function ensureServingCerts(dataDir: string, names: string[]): Prom
   let caKey: CryptoKey;
   let caName: string;
   if (existsSync(caCertPath) && existsSync(caKeyPath)) {
+    chmodSync(caKeyPath, 0o600); // tightened at every start, as the tokens are (bootstrap.ts)
     caPem = readFileSync(caCertPath, 'utf8');
     caKey = await importKey(readFileSync(caKeyPath, 'utf8'));
     caName = new x509.X509Certificate(caPem).subject;

@@ -5,19 +5,55 @@
 //    (containers by name, ports by containerPort, env by name, ...) merge item by item. This is
 //    what `kubectl apply` and `kubectl scale` send, with `$patch`, `$setElementOrder/` and
 //    `$deleteFromPrimitiveList/` directives.
-import { BadRequestError, ConflictError } from '../api/errors.ts';
+//
+// A patch may not produce an object larger than the API stores (api/validation.ts
+// maxObjectBytes). A JSON patch can grow a document exponentially (`copy` a value into itself,
+// 20 times), so it tracks the document's size op by op and stops at the first op that passes
+// the limit, before cloning anything. Merge patches cannot amplify (the result is at most the
+// target plus the patch, both bounded), so their result is measured once.
+import { BadRequestError, ConflictError, TooLargeError } from '../api/errors.ts';
+import { maxObjectBytes, shapeErrors } from '../api/validation.ts';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type JsonObject = { [key: string]: Json };
 
 const isObject = (v: unknown): v is JsonObject => v !== null && typeof v === 'object' && !Array.isArray(v);
 
+/** Kubernetes' maxJSONPatchOperations (kubernetes#74000). */
+export const maxJsonPatchOperations = 10_000;
+/**
+ * Bytes a JSON patch may add, copy, remove or compare in all, as a multiple of the object limit:
+ * enough to rewrite an object several times over, and it bounds one patch to milliseconds, where
+ * 10,000 ops on a 1.5 MiB document could otherwise cost gigabytes of copying.
+ */
+const jsonPatchWorkFactor = 8;
+
+/** A field set as an own property, so that a key named `__proto__` stays data, not a prototype. */
+function setOwn(obj: JsonObject, key: string, value: Json): void {
+  if (key === '__proto__') Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+  else obj[key] = value;
+}
+
+/** The JSON-encoded size of `value` in bytes; a document too deep to encode is the client's error. */
+export function jsonBytes(value: unknown): number {
+  try {
+    return Buffer.byteLength(JSON.stringify(value) ?? '');
+  } catch (err) {
+    if (err instanceof RangeError) throw new BadRequestError('the object is nested too deeply');
+    throw err;
+  }
+}
+
+function tooLarge(bytes: number, limit: number): TooLargeError {
+  return new TooLargeError(`the patched object would be larger than ${limit} bytes (at least ${bytes} bytes)`);
+}
+
 export function mergePatch(target: Json, patch: Json): Json {
   if (!isObject(patch)) return patch;
   const result: JsonObject = isObject(target) ? { ...target } : {};
   for (const [key, value] of Object.entries(patch)) {
     if (value === null) delete result[key];
-    else result[key] = mergePatch(result[key] ?? null, value);
+    else setOwn(result, key, mergePatch(result[key] ?? null, value));
   }
   return result;
 }
@@ -57,9 +93,27 @@ function arrayIndex(arr: Json[], last: string, forInsert: boolean, path: string)
   return i;
 }
 
-export function jsonPatch(doc: Json, ops: unknown): Json {
+export function jsonPatch(doc: Json, ops: unknown, maxBytes = maxObjectBytes): Json {
   if (!Array.isArray(ops)) throw new BadRequestError('a JSON patch must be a list of operations');
+  if (ops.length > maxJsonPatchOperations) {
+    throw new TooLargeError(`The allowed maximum operations in a JSON patch is ${maxJsonPatchOperations}, got ${ops.length}`);
+  }
   let result: Json = structuredClone(doc);
+  // An upper bound on the document's encoded size, kept op by op without re-encoding it.
+  let size = jsonBytes(result);
+  let work = 0;
+  const measure = (value: Json): number => {
+    const bytes = jsonBytes(value);
+    work += bytes;
+    if (work > jsonPatchWorkFactor * maxBytes) throw new TooLargeError('the JSON patch does too much work: it copies, moves or compares too many bytes');
+    return bytes;
+  };
+  const grow = (at: string[], bytes: number) => {
+    // A new object key adds `"key":` and a comma besides the value.
+    const next = size + bytes + (at.length > 0 ? Buffer.byteLength(at[at.length - 1]!) + 4 : 0);
+    if (next > maxBytes) throw tooLarge(next, maxBytes);
+    size = next;
+  };
   for (const raw of ops) {
     if (!isObject(raw) || typeof raw.op !== 'string' || typeof raw.path !== 'string') {
       throw new BadRequestError('each JSON patch operation needs "op" and "path"');
@@ -70,9 +124,10 @@ export function jsonPatch(doc: Json, ops: unknown): Json {
       if (at.length === 0) { result = value; return; }
       const { parent, last } = parentOf(result, at, op.op);
       if (Array.isArray(parent)) parent.splice(arrayIndex(parent, last, true, op.path), 0, value);
-      else parent[last] = value;
+      else setOwn(parent, last, value);
     };
     const remove = (at: string[]): Json => {
+      if (at.length === 0) throw new BadRequestError('JSON patch may not remove the whole document');
       const { parent, last } = parentOf(result, at, op.op);
       if (Array.isArray(parent)) return parent.splice(arrayIndex(parent, last, false, op.path), 1)[0]!;
       if (!Object.prototype.hasOwnProperty.call(parent, last)) throw new BadRequestError(`unable to remove nonexistent key "${last}"`);
@@ -80,18 +135,41 @@ export function jsonPatch(doc: Json, ops: unknown): Json {
       delete parent[last];
       return old;
     };
+    /** Adds `value` (not yet cloned) after checking that the document stays within the limit. */
+    const addChecked = (at: string[], value: Json) => {
+      const bytes = measure(value);
+      if (at.length === 0) size = 0;
+      grow(at, bytes);
+      add(at, structuredClone(value));
+    };
+    const removeCounted = (at: string[]): Json => {
+      const old = remove(at);
+      size -= measure(old);
+      return old;
+    };
     switch (op.op) {
-      case 'add': add(path, structuredClone(op.value ?? null)); break;
-      case 'remove': remove(path); break;
-      case 'replace': remove(path); add(path, structuredClone(op.value ?? null)); break;
-      case 'move': add(path, remove(parsePointer(op.from ?? ''))); break;
+      case 'add': addChecked(path, op.value ?? null); break;
+      case 'remove': removeCounted(path); break;
+      case 'replace':
+        if (path.length > 0) removeCounted(path);
+        addChecked(path, op.value ?? null);
+        break;
+      case 'move': {
+        const from = parsePointer(op.from ?? '');
+        if (from.length < path.length && from.every((p, i) => p === path[i])) {
+          throw new BadRequestError(`JSON patch move: "${op.path}" is inside "${op.from}"`);
+        }
+        add(path, remove(from));
+        break;
+      }
       case 'copy': {
         const v = getAt(result, parsePointer(op.from ?? ''));
         if (v === undefined) throw new BadRequestError(`copy from a missing path "${op.from}"`);
-        add(path, structuredClone(v));
+        addChecked(path, v);
         break;
       }
       case 'test':
+        measure(op.value ?? null);
         if (JSON.stringify(getAt(result, path)) !== JSON.stringify(op.value)) {
           throw new ConflictError(`testing value ${op.path} failed`);
         }
@@ -155,6 +233,7 @@ export function strategicMergePatch(target: Json, patch: Json, path = ''): Json 
     }
     const child = path ? `${path}.${key}` : key;
     if (value === null) { delete result[key]; continue; }
+    if (key === '__proto__') { setOwn(result, key, stripDirectives(value)); continue; }
     if (Array.isArray(value)) {
       const mergeKey = mergeKeyFor(child);
       const order = patch[`$setElementOrder/${key}`];
@@ -202,7 +281,7 @@ function stripDirectives(value: Json): Json {
   if (Array.isArray(value)) return value.map(stripDirectives);
   if (!isObject(value)) return value;
   const out: JsonObject = {};
-  for (const [k, v] of Object.entries(value)) if (!k.startsWith('$')) out[k] = stripDirectives(v);
+  for (const [k, v] of Object.entries(value)) if (!k.startsWith('$')) setOwn(out, k, stripDirectives(v));
   return out;
 }
 
@@ -213,6 +292,21 @@ export const patchTypes = {
 } as const;
 export type PatchType = keyof typeof patchTypes;
 
-export function applyPatch(type: PatchType, doc: unknown, patch: unknown): unknown {
-  return patchTypes[type](doc as Json, patch as Json);
+/** Applies a patch; throws 413 as soon as the result would be larger than `maxBytes`. */
+export function applyPatch(type: PatchType, doc: unknown, patch: unknown, maxBytes = maxObjectBytes): unknown {
+  // `1e400` parses to Infinity, and YAML's `!!binary` to a Uint8Array: neither is JSON, and a field
+  // the object then drops (an unknown one) would otherwise let the patch through as a 200.
+  const notJson = shapeErrors(undefined, patch)[0];
+  if (notJson) throw new BadRequestError(`the patch is not valid JSON${notJson.field ? ` at ${notJson.field}` : ''}: ${notJson.message}`);
+  try {
+    if (type === 'application/json-patch+json') return jsonPatch(doc as Json, patch, maxBytes);
+    const result = patchTypes[type](doc as Json, patch as Json);
+    const bytes = jsonBytes(result);
+    if (bytes > maxBytes) throw tooLarge(bytes, maxBytes);
+    return result;
+  } catch (err) {
+    // Merging recurses as deep as the patch goes; the body parser bounds that, and this is the backstop.
+    if (err instanceof RangeError) throw new BadRequestError('the patch is nested too deeply');
+    throw err;
+  }
 }

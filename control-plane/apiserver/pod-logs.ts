@@ -8,10 +8,11 @@ import type { IncomingMessage } from 'node:http';
 import { createPrivateKey } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { defaultLogTokenTtlSeconds, signLogToken } from '../../agent/log-token.ts';
-import { ApiError, BadRequestError, ForbiddenError, ServiceUnavailableError } from '../api/errors.ts';
+import { ApiError, BadRequestError, ForbiddenError, InvalidError, ServiceUnavailableError } from '../api/errors.ts';
 import type { Node, Pod } from '../api/core.ts';
 import type { Status } from '../api/meta.ts';
 import { resourceFor } from '../api/resources.ts';
+import { boolParam, intParam, param, type Query } from './query.ts';
 
 const pods = resourceFor('', 'pods')!;
 const nodes = resourceFor('', 'nodes')!;
@@ -24,8 +25,6 @@ export interface PodLogRouteOptions {
   tokenTtlSeconds?: number;
 }
 
-type Query = Record<string, string | undefined>;
-
 export function registerPodLogRoute(app: FastifyInstance, options: PodLogRouteOptions): void {
   const key = createPrivateKey(options.signingKeyPem);
   const ttl = options.tokenTtlSeconds ?? defaultLogTokenTtlSeconds;
@@ -36,8 +35,9 @@ export function registerPodLogRoute(app: FastifyInstance, options: PodLogRouteOp
         throw new ForbiddenError(`pods "${req.params.name}" is forbidden: User "${req.user?.name}" cannot get resource "pods/log" in API group "" in the namespace "${req.params.namespace}"`);
       }
       const { namespace, name } = req.params;
+      const query = logOptions(req.query, name);
       const pod = app.registry.get(pods, namespace, name) as unknown as Pod;
-      const container = pickContainer(pod, req.query.container);
+      const container = pickContainer(pod, param(req.query, 'container'));
       const nodeName = pod.spec.nodeName;
       if (!nodeName) throw new BadRequestError(`pod ${name} does not have a host assigned`);
       const node = app.registry.get(nodes, undefined, nodeName) as unknown as Node;
@@ -45,15 +45,31 @@ export function registerPodLogRoute(app: FastifyInstance, options: PodLogRouteOp
       if (!ip) throw new ServiceUnavailableError(`node "${nodeName}" reports no InternalIP`);
       const port = node.status?.daemonEndpoints?.kubeletEndpoint?.Port ?? defaultKubeletPort;
       const token = signLogToken(key, { node: nodeName, namespace, pod: name, exp: Math.floor(Date.now() / 1000) + ttl });
-      const query = new URLSearchParams();
-      for (const k of ['follow', 'tailLines', 'timestamps', 'previous', 'sinceSeconds', 'limitBytes'] as const) {
-        const v = req.query[k];
-        if (v !== undefined && v !== '') query.set(k, v);
-      }
       const path = `/containerLogs/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}/${encodeURIComponent(container)}?${query}`;
       return proxy(req, reply, { host: ip, port, path, token, nodeName });
     },
   );
+}
+
+/**
+ * PodLogOptions from the query, checked as Kubernetes checks them (conversion errors 400,
+ * ValidatePodLogOptions 422) and passed on normalized, so the agent sees only well-formed values.
+ */
+function logOptions(q: Query, podName: string): URLSearchParams {
+  const out = new URLSearchParams();
+  const invalid = (field: string, message: string) => new InvalidError('PodLogOptions', podName, [{ reason: 'FieldValueInvalid', field, message }]);
+  for (const k of ['follow', 'timestamps', 'previous'] as const) if (param(q, k) !== undefined && boolParam(q, k)) out.set(k, 'true');
+  const tailLines = intParam(q, 'tailLines');
+  if (tailLines !== undefined && tailLines < 0) throw invalid('tailLines', 'must be greater than or equal to 0');
+  const sinceSeconds = intParam(q, 'sinceSeconds');
+  if (sinceSeconds !== undefined && sinceSeconds < 1) throw invalid('sinceSeconds', 'must be greater than 0');
+  const limitBytes = intParam(q, 'limitBytes');
+  if (limitBytes !== undefined && limitBytes < 1) throw invalid('limitBytes', 'must be greater than 0');
+  if (param(q, 'sinceTime') !== undefined) throw new BadRequestError('sinceTime is not supported by labkube: use sinceSeconds');
+  for (const [k, v] of [['tailLines', tailLines], ['sinceSeconds', sinceSeconds], ['limitBytes', limitBytes]] as const) {
+    if (v !== undefined) out.set(k, String(v));
+  }
+  return out;
 }
 
 function pickContainer(pod: Pod, requested: string | undefined): string {

@@ -11,10 +11,14 @@ import { formatSelector, fromLabelSelector, matches, parseLabelSelector } from '
 import type { KubeList, KubeObject, LabelSelector } from '../api/meta.ts';
 import { deepEqual, setCondition, timestamp } from '../api/objects.ts';
 import { apiVersionOf, resourceFor, systemNamespaces, type ResourceType } from '../api/resources.ts';
-import { applyDefaults, checkTypeMeta, unknownFields, validate } from '../api/validation.ts';
+import {
+  applyDefaults, checkMetadataTypes, checkObjectSize, checkTypeMeta, maxObjectBytes, nameError, shapeErrors, unknownFields, validate,
+} from '../api/validation.ts';
+import { maxInt32 } from '../api/meta.ts';
 import type { Scale } from '../api/apps.ts';
 import type { Store } from '../store/types.ts';
 import { applyPatch, type PatchType } from './patch.ts';
+import { ServiceAllocator, type ServiceAllocatorOptions } from './service-allocator.ts';
 
 export interface WriteResult { object: KubeObject; warnings: string[] }
 
@@ -29,11 +33,17 @@ export interface DeleteOptions {
 
 export interface WriteOptions { dryRun?: boolean }
 
+/** What the API server's options configure in the registry. */
+export type RegistryOptions = Pick<ServiceAllocatorOptions, 'serviceCidr' | 'nodePortRange'>;
+
 const namespaces = resourceFor('', 'namespaces')!;
 // Kubernetes' default grace period for a pod without terminationGracePeriodSeconds.
 const defaultPodGraceSeconds = 30;
 // Characters Kubernetes uses for generateName suffixes: no vowels, so no accidental words.
 const suffixAlphabet = 'bcdfghjklmnpqrstvwxz2456789';
+// A JavaScript Date ends in the year 275760; a grace period must leave a deletionTimestamp it can
+// write. Kubernetes' int64 arithmetic would wrap instead; no lab waits a century for a pod.
+const maxGracePeriodSeconds = 100 * 365 * 24 * 3600;
 
 export const keyFor = (r: ResourceType, namespace: string | undefined, name: string): string =>
   `${prefixFor(r, namespace)}${name}`;
@@ -42,7 +52,11 @@ export const prefixFor = (r: ResourceType, namespace?: string): string =>
   `/${r.group ? `${r.group}/` : ''}${r.plural}/${r.namespaced && namespace ? `${namespace}/` : ''}`;
 
 export class Registry {
-  constructor(readonly store: Store, private readonly clock: () => Date = () => new Date()) {}
+  readonly services: ServiceAllocator;
+
+  constructor(readonly store: Store, private readonly clock: () => Date = () => new Date(), options: RegistryOptions = {}) {
+    this.services = new ServiceAllocator(store, options);
+  }
 
   get(r: ResourceType, namespace: string | undefined, name: string): KubeObject {
     const obj = this.store.get(keyFor(r, namespace, name));
@@ -75,12 +89,16 @@ export class Registry {
   create(r: ResourceType, namespace: string | undefined, body: unknown, options: WriteOptions = {}): WriteResult {
     const obj = asObject(body, r);
     const warnings = unknownFieldWarnings(r, obj);
+    // Before placeInNamespace, which drops a cluster-scoped kind's namespace whatever its type.
+    checkMetadataTypes(r.kind, obj);
     this.placeInNamespace(r, obj, namespace, 'create');
-    const meta = obj.metadata;
-    if (!meta.name && meta.generateName) meta.name = this.generateName(r, namespace, meta.generateName);
     applyDefaults(r, obj);
+    // Validation first: it checks that generateName is a string and a valid name prefix.
     validate(r, obj);
-    const name = meta.name!;
+    const meta = obj.metadata;
+    if (!meta.name) meta.name = this.generateName(r, namespace, meta.generateName!);
+    if (r.kind === 'Service') this.services.allocate(obj);
+    const name = meta.name;
     const now = timestamp(this.clock());
     obj.apiVersion = apiVersionOf(r);
     obj.kind = r.kind;
@@ -92,6 +110,7 @@ export class Registry {
     delete obj.metadata.deletionTimestamp;
     delete obj.metadata.deletionGracePeriodSeconds;
     initialStatus(r, obj, now);
+    checkObjectSize(obj, r.kind, name);
     if (options.dryRun) return { object: obj, warnings };
     try {
       return { object: this.store.create(keyFor(r, namespace, name), obj), warnings };
@@ -105,11 +124,11 @@ export class Registry {
   update(r: ResourceType, namespace: string | undefined, name: string, body: unknown, subresource?: string,
     options: WriteOptions = {}): WriteResult {
     const incoming = asObject(body, r);
-    if (incoming.metadata.name !== undefined && incoming.metadata.name !== name) {
-      throw new BadRequestError(`the name of the object (${incoming.metadata.name}) does not match the name on the URL (${name})`);
-    }
-    incoming.metadata.name = name;
+    // As Kubernetes' update handler: a body without the name (`{}`) is not this object either,
+    // so it cannot wipe the object's labels, spec and status.
+    checkNameMatches(incoming.metadata.name, name);
     if (subresource !== 'status' && subresource !== 'finalize') checkTypeMeta(r, incoming);
+    checkMetadataTypes(r.kind, incoming);
     const warnings = unknownFieldWarnings(r, incoming);
     this.placeInNamespace(r, incoming, namespace, 'update');
     const current = this.get(r, namespace, name);
@@ -123,10 +142,11 @@ export class Registry {
     subresource?: string, options: WriteOptions = {}): WriteResult {
     const current = this.get(r, namespace, name);
     if (subresource === 'scale') return { object: this.patchScale(r, current, type, patch, options), warnings: [] };
-    const patched = applyPatch(type, current, patch) as KubeObject;
+    const patched = applyPatch(type, current, patch, maxObjectBytes) as KubeObject;
     const incoming = asObject(patched, r);
     if (incoming.metadata.name !== name) throw new BadRequestError('a patch may not change metadata.name');
     checkTypeMeta(r, incoming);
+    checkMetadataTypes(r.kind, incoming);
     this.placeInNamespace(r, incoming, namespace, 'update');
     const expected = incoming.metadata.resourceVersion;
     if (expected !== undefined && expected !== current.metadata.resourceVersion) throw conflict(r, name);
@@ -147,6 +167,11 @@ export class Registry {
     }
     if (pre?.resourceVersion && pre.resourceVersion !== current.metadata.resourceVersion) {
       throw new ConflictError(`Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${current.metadata.resourceVersion}`);
+    }
+    const requested = options.gracePeriodSeconds;
+    if (requested !== undefined && (!Number.isSafeInteger(requested) || requested > maxGracePeriodSeconds)) {
+      throw new InvalidError('DeleteOptions', name, [{ reason: 'FieldValueInvalid', field: 'gracePeriodSeconds',
+        message: `Invalid value: ${requested}: must be an integer no greater than ${maxGracePeriodSeconds}` }]);
     }
     if (r.kind === 'Namespace' && (systemNamespaces as readonly string[]).includes(name)) {
       throw new ForbiddenError(`namespaces "${name}" is forbidden: this namespace may not be deleted`);
@@ -185,6 +210,8 @@ export class Registry {
     const spec = current.spec as { nodeName?: string };
     if (spec.nodeName) throw new ConflictError(`Operation cannot be fulfilled on pods/binding "${name}": pod ${name} is already assigned to node "${spec.nodeName}"`);
     if (current.metadata.deletionTimestamp) throw new ConflictError(`Operation cannot be fulfilled on pods/binding "${name}": pod ${name} is being deleted`);
+    const targetErr = nameError(target, false);
+    if (targetErr) throw new InvalidError('Binding', name, [{ reason: 'FieldValueInvalid', message: `Invalid value: "${target}": ${targetErr}`, field: 'target.name' }]);
     const next = structuredClone(current);
     (next.spec as { nodeName?: string }).nodeName = target;
     const status = (next.status ?? {}) as { conditions?: Parameters<typeof setCondition>[0] };
@@ -198,20 +225,33 @@ export class Registry {
   }
 
   updateScale(r: ResourceType, namespace: string, name: string, body: unknown, options: WriteOptions = {}): Scale {
+    // A Scale without a name is taken as this one's (labkube's tests and clients send only spec);
+    // one naming another object, or naming it with a number, is refused as Kubernetes does.
+    const bodyName = (body as Partial<Scale> | null)?.metadata?.name;
+    if (bodyName !== undefined) checkNameMatches(bodyName, name);
     const current = this.get(r, namespace, name);
     return toScale(this.setReplicas(r, current, body, options));
   }
 
   private patchScale(r: ResourceType, current: KubeObject, type: PatchType, patch: unknown, options: WriteOptions): KubeObject {
-    const scale = applyPatch(type, toScale(current), patch);
+    const scale = applyPatch(type, toScale(current), patch) as Partial<Scale> | null;
+    checkNameMatches(scale?.metadata?.name, current.metadata.name!);
     return toScale(this.setReplicas(r, current, scale, options)) as unknown as KubeObject;
   }
 
   private setReplicas(r: ResourceType, current: KubeObject, body: unknown, options: WriteOptions): KubeObject {
     const scale = body as Partial<Scale> | null;
-    const replicas = scale?.spec?.replicas;
-    if (typeof replicas !== 'number' || !Number.isInteger(replicas) || replicas < 0) {
-      throw new InvalidError('Scale', current.metadata.name!, [{ reason: 'FieldValueInvalid', message: 'Invalid value: must be a non-negative integer', field: 'spec.replicas' }]);
+    if (scale === null || typeof scale !== 'object' || Array.isArray(scale)) throw new BadRequestError('the body of the request must be a Scale object');
+    if (scale.kind !== undefined && scale.kind !== 'Scale') {
+      throw new BadRequestError(`the kind in the data (${String(scale.kind)}) does not match the expected kind (Scale)`);
+    }
+    if (scale.apiVersion !== undefined && scale.apiVersion !== 'autoscaling/v1') {
+      throw new BadRequestError(`the API version in the data (${String(scale.apiVersion)}) does not match the expected API version (autoscaling/v1)`);
+    }
+    const replicas = scale.spec?.replicas;
+    if (typeof replicas !== 'number' || !Number.isInteger(replicas) || replicas < 0 || replicas > maxInt32) {
+      throw new InvalidError('Scale', current.metadata.name!, [{ reason: 'FieldValueInvalid', field: 'spec.replicas',
+        message: `Invalid value: ${JSON.stringify(replicas ?? null)}: must be an integer between 0 and ${maxInt32}, inclusive` }]);
     }
     const rv = scale?.metadata?.resourceVersion;
     if (rv && rv !== current.metadata.resourceVersion) throw conflict(r, current.metadata.name!);
@@ -223,7 +263,13 @@ export class Registry {
   /** Writes `next` over `current` unless nothing changed; removes it once it is fully finalized. */
   private commit(r: ResourceType, namespace: string | undefined, current: KubeObject, next: KubeObject, options: WriteOptions): KubeObject {
     applyDefaults(r, next);
+    if (r.kind === 'Service') this.services.prepareForUpdate(current, next);
     validate(r, next);
+    // Update rules compare shapes, so they run once validation has vouched for them.
+    if (r.kind === 'Pod') checkPodSpecUpdate(current, next);
+    if (r.kind === 'Node') checkPodCIDRUpdate(current, next);
+    if (r.kind === 'Service') this.services.allocate(next, current);
+    checkObjectSize(next, r.kind, current.metadata.name!);
     if (r.hasSpec && !deepEqual(current.spec, next.spec)) next.metadata.generation = (current.metadata.generation ?? 1) + 1;
     const key = keyFor(r, namespace, current.metadata.name!);
     const unchanged = deepEqual({ ...next, metadata: { ...next.metadata, resourceVersion: undefined } },
@@ -239,7 +285,7 @@ export class Registry {
     const phase = (obj.status as { phase?: string } | undefined)?.phase;
     // A pod that never reached a node, or already finished, has nothing to stop: delete it now.
     if (!spec.nodeName || phase === 'Succeeded' || phase === 'Failed') return 0;
-    return Math.max(0, requested ?? spec.terminationGracePeriodSeconds ?? defaultPodGraceSeconds);
+    return Math.min(maxGracePeriodSeconds, Math.max(0, requested ?? spec.terminationGracePeriodSeconds ?? defaultPodGraceSeconds));
   }
 
   private placeInNamespace(r: ResourceType, obj: KubeObject, namespace: string | undefined, verb: 'create' | 'update'): void {
@@ -286,10 +332,25 @@ function conflict(r: ResourceType, name: string): ConflictError {
 }
 const qualified = (r: ResourceType) => (r.group ? `${r.plural}.${r.group}` : r.plural);
 
+/** A PUT body (or a patched Scale) names the object of the URL, as Kubernetes' checkName. */
+function checkNameMatches(bodyName: unknown, name: string): void {
+  if (bodyName === name) return;
+  const shown = bodyName === undefined || bodyName === null ? '' : typeof bodyName === 'string' ? bodyName : JSON.stringify(bodyName);
+  throw new BadRequestError(`the name of the object (${shown}) does not match the name on the URL (${name})`);
+}
+
 function asObject(body: unknown, r: ResourceType): KubeObject {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw new BadRequestError(`the body of the request must be a ${r.kind} object`);
   }
+  // Refuse an oversized object before cloning, defaulting and validating it: each of those costs
+  // far more than encoding it once.
+  const name = (body as { metadata?: { name?: unknown } }).metadata?.name;
+  checkObjectSize(body, r.kind, typeof name === 'string' ? name : '');
+  // Here as well as in validation: an update may drop the part of the body holding such a value
+  // (a Namespace's spec), and it must not turn the request into a 200.
+  const notJson = shapeErrors(undefined, body)[0];
+  if (notJson) throw new BadRequestError(`the body is not valid JSON${notJson.field ? ` at ${notJson.field}` : ''}: ${notJson.message}`);
   const obj = structuredClone(body) as KubeObject;
   if (obj.metadata === undefined) obj.metadata = {};
   if (obj.metadata === null || typeof obj.metadata !== 'object' || Array.isArray(obj.metadata)) {
@@ -339,7 +400,14 @@ function mergeForUpdate(r: ResourceType, current: KubeObject, incoming: KubeObje
   if (subresource && subresource !== 'status' && subresource !== 'finalize') {
     throw new MethodNotAllowedError(`the ${subresource} subresource of ${r.plural} cannot be written this way`);
   }
-  if (subresource === 'status') return { ...structuredClone(current), status: incoming.status };
+  if (subresource === 'status') {
+    // Kubernetes decodes a missing status as an empty one and would wipe it (a pod's podIP and
+    // phase with it). A status write without a status is a client bug: say so instead.
+    if (incoming.status === undefined || incoming.status === null) {
+      throw new InvalidError(r.kind, current.metadata.name!, [{ reason: 'FieldValueRequired', field: 'status', message: 'Required value: a write to the status subresource must carry `status`' }]);
+    }
+    return { ...structuredClone(current), status: incoming.status };
+  }
   if (subresource === 'finalize') {
     return { ...structuredClone(current), spec: { ...(current.spec as object), finalizers: (incoming.spec as { finalizers?: string[] } | undefined)?.finalizers ?? [] } };
   }
@@ -360,7 +428,6 @@ function mergeForUpdate(r: ResourceType, current: KubeObject, incoming: KubeObje
   }
   if (r.subresources.includes('status')) next.status = current.status;
   if (r.kind === 'Namespace') next.spec = current.spec;
-  if (r.kind === 'Pod') checkPodSpecUpdate(current, next);
   return next;
 }
 
@@ -382,6 +449,25 @@ function checkPodSpecUpdate(current: KubeObject, next: KubeObject): void {
     throw new InvalidError('Pod', current.metadata.name!, [{
       reason: 'FieldValueForbidden', field: 'spec',
       message: 'Forbidden: pod updates may not change fields other than `spec.containers[*].image` and `spec.tolerations` (only additions to existing tolerations)',
+    }]);
+  }
+}
+
+/**
+ * A node's pod CIDR is set once (by the node IPAM controller) and then fixed, as in Kubernetes:
+ * routes and pod IPs on every board depend on it. An update that leaves it out keeps it.
+ */
+function checkPodCIDRUpdate(current: KubeObject, next: KubeObject): void {
+  type Spec = { podCIDR?: string; podCIDRs?: string[] };
+  const was = (current.spec ?? {}) as Spec;
+  if (!was.podCIDR) return;
+  const now = (next.spec ??= {}) as Spec;
+  if (now.podCIDR === undefined || now.podCIDR === '') now.podCIDR = was.podCIDR;
+  if (now.podCIDRs === undefined || now.podCIDRs.length === 0) now.podCIDRs = was.podCIDRs ?? [was.podCIDR];
+  if (now.podCIDR !== was.podCIDR || now.podCIDRs.join() !== (was.podCIDRs ?? [was.podCIDR]).join()) {
+    throw new InvalidError('Node', current.metadata.name!, [{
+      reason: 'FieldValueForbidden', field: 'spec.podCIDRs',
+      message: 'Forbidden: node updates may not change podCIDR except from "" to valid',
     }]);
   }
 }

@@ -1,6 +1,6 @@
 // Turns a request path into what it asks for, as Kubernetes' RequestInfoFactory does:
 // /api/v1/namespaces/default/pods/web-1/status -> verb update, resource pods, name web-1, ...
-import { NotFoundError } from '../api/errors.ts';
+import { BadRequestError, NotFoundError } from '../api/errors.ts';
 
 export type Verb = 'get' | 'list' | 'watch' | 'create' | 'update' | 'patch' | 'delete' | 'deletecollection';
 
@@ -17,8 +17,29 @@ export interface RequestInfo {
 // Subresources of a namespace, which would otherwise read as a namespaced resource.
 const namespaceSubresources = new Set(['status', 'finalize']);
 
+/**
+ * Path segments, decoded. Kubernetes splits the path after decoding, so a `%2F` can never hide
+ * inside a name; here the segments are split first, and a decoded segment that could not be a
+ * path segment (`.`, `..`, or one holding `/` or `%`: Kubernetes' ValidatePathSegmentName) is
+ * refused, as is an encoding that does not decode (`%ZZ`).
+ */
+function segments(path: string): string[] {
+  return path.split('?')[0]!.split('/').filter(Boolean).map((raw) => {
+    let part: string;
+    try {
+      part = decodeURIComponent(raw);
+    } catch {
+      throw new BadRequestError(`the request path has an invalid escape in "${raw}"`);
+    }
+    if (part === '.' || part === '..' || part.includes('/') || part.includes('%')) {
+      throw new BadRequestError(`invalid path segment "${part}": may not be '.' or '..' and may not contain '/' or '%'`);
+    }
+    return part;
+  });
+}
+
 export function parseRequestInfo(method: string, path: string, watch: boolean): RequestInfo {
-  const parts = path.split('?')[0]!.split('/').filter(Boolean).map(decodeURIComponent);
+  const parts = segments(path);
   let group: string;
   let version: string;
   let rest: string[];

@@ -2,10 +2,14 @@
 //  - No resourceVersion (or "0"): ADDED for every current object, then every later change.
 //  - resourceVersion N: every change after N, replayed from the store's history.
 //  - A compacted N: one ERROR event carrying a 410 Status, then the stream ends.
+//  - An N past the store's revision: the same 410. No client can hold a revision the store has
+//    not handed out, and a stream that waits for it would sit silent. Kubernetes waits 3 s and
+//    answers 504 "Too large resource version"; its clients relist on that, as ours do on 410.
+//    (A resourceVersion that is not a number never gets here: app.ts answers it 400.)
 //  - With a label or field selector, an object that starts matching arrives as ADDED and one
 //    that stops matching as DELETED, so a client's cache stays exactly the selected set.
 import type { ServerResponse } from 'node:http';
-import { ApiError } from '../api/errors.ts';
+import { ApiError, GoneError } from '../api/errors.ts';
 import { matchesFields, type FieldSelector } from '../api/fields.ts';
 import { matches, type Selector } from '../api/labels.ts';
 import type { KubeObject, WatchEvent } from '../api/meta.ts';
@@ -16,7 +20,8 @@ import { prefixFor, type Registry } from './registry.ts';
 export interface WatchRequest {
   resource: ResourceType;
   namespace?: string;
-  resourceVersion?: string;
+  /** Validated by the caller (query.ts); undefined or 0 means "from now, with the current state first". */
+  resourceVersion?: number;
   labels: Selector;
   fields: FieldSelector;
   timeoutSeconds?: number;
@@ -101,14 +106,16 @@ export function serveWatch(registry: Registry, req: WatchRequest, res: ServerRes
   const rv = req.resourceVersion;
   const prefix = prefixFor(resource, req.namespace);
   try {
-    if (rv === undefined || rv === '' || rv === '0') {
+    if (rv === undefined || rv === 0) {
       const list = registry.store.list(prefix);
       for (const obj of list.items) if (selected(obj)) sendEvent({ type: 'ADDED', object: obj });
       lastRevision = list.revision;
       unsubscribe = registry.store.watch(prefix, list.revision, onStoreEvent);
     } else {
-      lastRevision = Number(rv);
-      unsubscribe = registry.store.watch(prefix, Number(rv), onStoreEvent);
+      const current = registry.store.revision(prefix);
+      if (rv > current) throw new GoneError(`too large resource version: ${rv}, current: ${current}`);
+      lastRevision = rv;
+      unsubscribe = registry.store.watch(prefix, rv, onStoreEvent);
     }
   } catch (err) {
     if (err instanceof ApiError) {
@@ -120,7 +127,8 @@ export function serveWatch(registry: Registry, req: WatchRequest, res: ServerRes
     throw err;
   }
 
-  const timeout = Math.min(req.timeoutSeconds ?? settings.maxTimeoutSeconds, settings.maxTimeoutSeconds);
+  // 0 means unset, as in Kubernetes.
+  const timeout = Math.min(req.timeoutSeconds || settings.maxTimeoutSeconds, settings.maxTimeoutSeconds);
   timers.push(setTimeout(close, timeout * 1000));
   if (req.allowBookmarks) {
     const bookmark = () => {

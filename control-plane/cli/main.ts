@@ -7,6 +7,7 @@ import { registerApply } from './commands/apply.ts';
 import { registerCreate } from './commands/create.ts';
 import { registerDelete } from './commands/delete.ts';
 import { registerDescribe } from './commands/describe.ts';
+import { registerExpose } from './commands/expose.ts';
 import { registerGet } from './commands/get.ts';
 import { registerLogs } from './commands/logs.ts';
 import { registerNodeCommands } from './commands/nodes.ts';
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerGet(program, run);
   registerDescribe(program, run);
   registerCreate(program, run);
+  registerExpose(program, run);
   registerApply(program, run);
   registerDelete(program, run);
   registerScale(program, run);

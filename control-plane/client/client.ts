@@ -145,11 +145,17 @@ export class KubeClient {
     }
     const transport = this.url.protocol === 'https:' ? https : http;
     const attempt = (retried: boolean): Promise<IncomingMessage> => new Promise((resolve, reject) => {
-      const req = transport.request(new URL(path, this.url), { method, headers, agent: this.agent, ...(signal && { signal }) }, resolve);
+      let answered = false;
+      const req = transport.request(new URL(path, this.url), { method, headers, agent: this.agent, ...(signal && { signal }) }, (res) => {
+        answered = true;
+        resolve(res);
+      });
       req.on('error', (err: NodeJS.ErrnoException) => {
         // A kept-alive socket the server closed just as we reused it: the request never reached
         // the server, so sending it again is safe (the retry Node's documentation recommends).
-        if (!retried && req.reusedSocket && err.code === 'ECONNRESET' && !signal?.aborted) {
+        // Not once the server answered: a watch reset mid-stream is the caller's to see, and a
+        // re-sent request nobody awaits would reject unhandled.
+        if (!retried && !answered && req.reusedSocket && err.code === 'ECONNRESET' && !signal?.aborted) {
           resolve(attempt(true));
           return;
         }

@@ -6,6 +6,7 @@
 // (synchronous=FULL: fsync) at the end of the turn. Watch events go out after that commit, and
 // the API server answers a request only after `sync()`, so an acknowledged or observed write
 // survives kill -9 and power loss alike, while 30 concurrent writes cost one fsync, not 30.
+import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { AlreadyExistsError, ConflictError, GoneError, NotFoundError } from '../api/errors.ts';
 import type { KubeObject } from '../api/meta.ts';
@@ -28,6 +29,8 @@ const defaultHistoryRevisions = 10_000;
 // Kubernetes' API server compacts etcd every 5 minutes; the same age bounds history here.
 const defaultHistoryAgeMs = 5 * 60_000;
 const defaultCompactIntervalMs = 60_000;
+// Every object and the node credentials' hashes: readable by the server's user only.
+const databaseFileMode = 0o600;
 
 const typeCode: Record<StoreEventType, number> = { ADDED: 0, MODIFIED: 1, DELETED: 2 };
 const typeName: StoreEventType[] = ['ADDED', 'MODIFIED', 'DELETED'];
@@ -55,8 +58,16 @@ export class SqliteStore implements Store {
     this.now = options.now ?? Date.now;
     this.historyRevisions = options.historyRevisions ?? defaultHistoryRevisions;
     this.historyAgeMs = options.historyAgeMs ?? defaultHistoryAgeMs;
+    const onDisk = options.path !== ':memory:' && options.path !== '';
+    // SQLite creates the -wal and -shm files with the database file's mode, so the database is
+    // made 0600 before SQLite first opens it; an existing one (and its WAL) is tightened too.
+    if (onDisk) closeSync(openSync(options.path, 'a', databaseFileMode));
+    if (onDisk) chmodSync(options.path, databaseFileMode);
     this.db = new Database(options.path);
     this.db.pragma('journal_mode = WAL');
+    for (const suffix of ['-wal', '-shm']) {
+      if (onDisk && existsSync(options.path + suffix)) chmodSync(options.path + suffix, databaseFileMode);
+    }
     this.db.pragma('synchronous = FULL');
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS log (

@@ -17,6 +17,7 @@ import { parseArgs } from 'node:util';
 import { newDeployment } from '../../control-plane/cli/commands/create.ts';
 import { freePort } from '../../test/support/process.ts';
 import { isReady, isRunning, Lab, pullPlug, replicasServing, resources, until, type Timeline } from '../lab/lab.ts';
+import { swarmManager as manager, swarmNodes, swarmServing as serving, swarmTasks as tasksOf, swarmUp } from '../lab/swarm.ts';
 
 const { values: flags } = parseArgs({
   options: {
@@ -66,63 +67,34 @@ async function labkubeRounds(lab: Lab): Promise<Timeline[]> {
 
 // --- Docker Swarm on the same boards ------------------------------------------------------------
 
-const manager = 'board1';
-
-async function swarmTasks(lab: Lab): Promise<{ id: string; node: string; desired: string; state: string }[]> {
-  const out = await lab.exec(manager, ['docker', 'service', 'ps', 'web', '--no-trunc', '--format', '{{.ID}}|{{.Node}}|{{.DesiredState}}|{{.CurrentState}}']);
-  return out.split('\n').filter(Boolean).map((l) => {
-    const [id, node, desired, state] = l.split('|');
-    return { id: id!, node: node!, desired: desired!, state: state! };
-  });
-}
-
-/** Every running Swarm task of `web` answers HTTP from its board, and there are three, none on `avoid`. */
-async function swarmServing(lab: Lab, avoid?: string): Promise<boolean> {
-  const running = (await swarmTasks(lab)).filter((t) => t.desired === 'Running' && t.state.startsWith('Running') && t.node !== avoid);
-  if (running.length < 3) return false;
-  for (const node of new Set(running.map((t) => t.node))) {
-    const ips = (await lab.exec(node, ['sh', '-c',
-      'docker ps -q --filter label=com.docker.swarm.service.name=web | xargs -r docker inspect -f \'{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}\''])).split(/\s+/).filter(Boolean);
-    const wanted = running.filter((t) => t.node === node).length;
-    const answers = await Promise.all(ips.map((ip) => lab.httpFrom(node, ip).catch(() => '')));
-    if (answers.filter((a) => a.includes('Welcome to nginx')).length < wanted) return false;
-  }
-  return true;
-}
-
 async function swarmRounds(lab: Lab): Promise<SwarmTimeline[]> {
-  await lab.exec(manager, ['docker', 'swarm', 'init', '--advertise-addr', lab.boardIp(manager)], 60_000);
-  const token = (await lab.exec(manager, ['docker', 'swarm', 'join-token', '-q', 'worker'])).trim();
-  for (const b of boards.filter((b) => b !== manager)) {
-    await lab.exec(b, ['docker', 'swarm', 'join', '--token', token, `${lab.boardIp(manager)}:2377`], 60_000);
-  }
+  await swarmUp(lab, boards);
   // --no-resolve-image: there is no registry; the agent already loaded nginx:latest everywhere.
   await lab.exec(manager, ['docker', 'service', 'create', '--name', 'web', '--replicas', '3', '--no-resolve-image', '--detach', 'nginx:latest'], 60_000);
-  await until('three swarm tasks serving', 120_000, () => swarmServing(lab), 500);
+  await until('three swarm tasks serving', 120_000, () => serving(lab, 'web', 3), 500);
   const results: SwarmTimeline[] = [];
   for (let i = 0; i < rounds; i++) {
     // Only workers lose power: a single-manager swarm cannot survive its manager's loss.
-    const tasks = (await swarmTasks(lab)).filter((t) => t.desired === 'Running');
+    const tasks = (await tasksOf(lab, 'web')).filter((t) => t.desired === 'Running');
     const workers = boards.filter((b) => b !== manager);
     let board = workers.map((_, k) => workers[(i + k) % workers.length]!).find((b) => tasks.some((t) => t.node === b));
     if (!board) {
       await lab.exec(manager, ['docker', 'service', 'update', '--force', '--detach', 'web'], 60_000);
-      await until('swarm tasks rebalanced', 120_000, async () => (await swarmTasks(lab)).some((t) => t.desired === 'Running' && workers.includes(t.node) && t.state.startsWith('Running')) && swarmServing(lab), 500);
-      const now = await swarmTasks(lab);
+      await until('swarm tasks rebalanced', 120_000, async () => (await tasksOf(lab, 'web')).some((t) => t.desired === 'Running' && workers.includes(t.node) && t.state.startsWith('Running')) && serving(lab, 'web', 3), 500);
+      const now = await tasksOf(lab, 'web');
       board = workers.find((b) => now.some((t) => t.node === b && t.desired === 'Running'))!;
     }
-    const known = new Set((await swarmTasks(lab)).map((t) => t.id));
+    const known = new Set((await tasksOf(lab, 'web')).map((t) => t.id));
     const t0 = Date.now();
     const seconds = () => (Date.now() - t0) / 1000;
     await lab.unplug(board);
     const marks: Partial<SwarmTimeline> = { board };
     await until('swarm to recover', 180_000, async () => {
-      const nodes = await lab.exec(manager, ['docker', 'node', 'ls', '--format', '{{.Hostname}} {{.Status}}']);
-      if (marks.nodeDown === undefined && new RegExp(`^${board} Down`, 'm').test(nodes)) marks.nodeDown = seconds();
-      const fresh = (await swarmTasks(lab)).filter((t) => !known.has(t.id) && t.desired === 'Running');
+      if (marks.nodeDown === undefined && (await swarmNodes(lab)).get(board) === 'Down') marks.nodeDown = seconds();
+      const fresh = (await tasksOf(lab, 'web')).filter((t) => !known.has(t.id) && t.desired === 'Running');
       if (marks.replacementScheduled === undefined && fresh.length > 0) marks.replacementScheduled = seconds();
       if (marks.replacementRunning === undefined && fresh.some((t) => t.state.startsWith('Running'))) marks.replacementRunning = seconds();
-      if (marks.replacementRunning === undefined || !(await swarmServing(lab, board))) return false;
+      if (marks.replacementRunning === undefined || !(await serving(lab, 'web', 3, board))) return false;
       marks.allServing = seconds();
       return true;
     }, 200);
@@ -130,8 +102,7 @@ async function swarmRounds(lab: Lab): Promise<SwarmTimeline[]> {
       `Running ${fmt(marks.replacementRunning)} s, serving ${fmt(marks.allServing)} s`);
     results.push(marks as SwarmTimeline);
     await lab.replug(board);
-    await until(`${board} back in the swarm`, 120_000, async () =>
-      new RegExp(`^${board} Ready`, 'm').test(await lab.exec(manager, ['docker', 'node', 'ls', '--format', '{{.Hostname}} {{.Status}}'])), 500);
+    await until(`${board} back in the swarm`, 120_000, async () => (await swarmNodes(lab)).get(board) === 'Ready', 500);
   }
   return results;
 }

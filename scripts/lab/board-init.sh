@@ -14,6 +14,18 @@ if ! iptables -t nat -L -n >/dev/null 2>&1 && [ -x /usr/sbin/iptables-legacy ]; 
   update-alternatives --set iptables /usr/sbin/iptables-legacy >/dev/null 2>&1 || true
   update-alternatives --set ip6tables /usr/sbin/ip6tables-legacy >/dev/null 2>&1 || true
 fi
+# The network settings a real board boots with; a container's network namespace would inherit
+# this machine's instead. Forwarding is off until the board's Docker engine turns it on, and then
+# the engine also sets the FORWARD policy to DROP, as on a real board: the pod network has to open
+# its own way through. Reverse-path filtering is loose (2), as systemd sets it on Debian and
+# Raspberry Pi OS: a packet from another board's pod (source 10.42.x, routed host-gw style) is
+# accepted while some route leads back to its source.
+echo 0 >/proc/sys/net/ipv4/ip_forward 2>/dev/null || true
+for f in /proc/sys/net/ipv4/conf/all/rp_filter /proc/sys/net/ipv4/conf/default/rp_filter; do
+  echo 2 >"$f" 2>/dev/null || true
+done
+# Then /etc/sysctl.d, as systemd-sysctl applies it at boot (the agent role writes a file there).
+sysctl -q --system >/dev/null 2>&1 || true
 # The engine reads its settings from daemon.json, so an engine started by the docker role (or by
 # hand) gets the same cgroup parent as this one.
 [ -s /etc/docker/daemon.json ] || printf '{\n  "cgroup-parent": "/labkube-%s",\n  "storage-driver": "overlay2"\n}\n' "$board" >/etc/docker/daemon.json

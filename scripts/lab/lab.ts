@@ -41,9 +41,18 @@ export interface LabOptions {
   subnet: string;
   port: number;
   serverArgs?: string[];
+  /** Extra agent flags (ansible's labkube_agent_extra_args); no word may contain a space. */
+  agentArgs?: string[];
+  /**
+   * `up` bundles dist/ first, under the lock that lets one lab come up at a time, so a lab coming
+   * up beside it never copies a half-written bundle to its boards.
+   */
+  bundle?: boolean;
   /** Receives lab.sh's stderr lines (progress). */
   log?: (line: string) => void;
 }
+
+export interface PodContainer { id: string; pod: string; uid: string; container: string; running: boolean; startedAt: string; restartCount: string }
 
 export interface RecapLine { host: string; ok: number; changed: number; failed: number; unreachable: number }
 
@@ -60,6 +69,7 @@ export class Lab {
       ...process.env, LABKUBE_LAB_NAME: this.options.name, LABKUBE_LAB_DIR: this.options.dir,
       LABKUBE_LAB_SUBNET: this.options.subnet, LABKUBE_LAB_PORT: String(this.options.port),
       LABKUBE_LAB_SERVER_ARGS: (this.options.serverArgs ?? []).join(' '),
+      LABKUBE_LAB_AGENT_ARGS: (this.options.agentArgs ?? []).join(' '), LABKUBE_LAB_BUNDLE: this.options.bundle ? '1' : '0',
     };
   }
 
@@ -77,7 +87,8 @@ export class Lab {
   }
 
   async up(boards: number): Promise<RecapLine[]> {
-    const out = await this.sh(['up', String(boards)], 900_000);
+    // Bounded by the caller's own timeout too; long enough to wait for another lab to come up first (lab.sh's lock).
+    const out = await this.sh(['up', String(boards)], 1_500_000);
     this.connect();
     return parseRecap(out);
   }
@@ -112,16 +123,24 @@ export class Lab {
     return stdout;
   }
 
-  /** The pod containers on a board's own engine: id, pod name, pod uid, running, start time. */
-  async podContainers(board: string): Promise<{ id: string; pod: string; uid: string; running: boolean; startedAt: string; restartCount: string }[]> {
+  /**
+   * The pod containers on a board's own engine: id, pod name, pod uid, container name, running,
+   * start time. Pod sandboxes (container name POD, the pause containers holding pods' network
+   * namespaces) are left out: they are not the pod's containers.
+   */
+  async podContainers(board: string): Promise<PodContainer[]> {
     const ids = (await this.exec(board, ['docker', 'ps', '-aq', '--no-trunc', '--filter', 'label=io.labkube.pod.uid'])).split('\n').filter(Boolean);
     if (ids.length === 0) return [];
-    const fmt = '{{.Id}}|{{index .Config.Labels "io.labkube.pod.name"}}|{{index .Config.Labels "io.labkube.pod.uid"}}|{{.State.Running}}|{{.State.StartedAt}}|{{.RestartCount}}';
-    const out = await this.exec(board, ['docker', 'inspect', '-f', fmt, ...ids]);
-    return out.split('\n').filter(Boolean).map((l) => {
-      const [id, pod, uid, running, startedAt, restartCount] = l.split('|');
-      return { id: id!, pod: pod!, uid: uid!, running: running === 'true', startedAt: startedAt!, restartCount: restartCount! };
+    const fmt = '{{.Id}}|{{index .Config.Labels "io.labkube.pod.name"}}|{{index .Config.Labels "io.labkube.pod.uid"}}|{{.State.Running}}|{{.State.StartedAt}}|{{.RestartCount}}|{{index .Config.Labels "io.labkube.container.name"}}';
+    // A container removed between `ps` and `inspect` makes inspect fail: list again.
+    const out = await this.exec(board, ['docker', 'inspect', '-f', fmt, ...ids]).catch(async () => {
+      const again = (await this.exec(board, ['docker', 'ps', '-aq', '--no-trunc', '--filter', 'label=io.labkube.pod.uid'])).split('\n').filter(Boolean);
+      return again.length ? this.exec(board, ['docker', 'inspect', '-f', fmt, ...again]) : '';
     });
+    return out.split('\n').filter(Boolean).map((l) => {
+      const [id, pod, uid, running, startedAt, restartCount, container] = l.split('|');
+      return { id: id!, pod: pod!, uid: uid!, container: container ?? '', running: running === 'true', startedAt: startedAt!, restartCount: restartCount! };
+    }).filter((c) => c.container !== 'POD');
   }
 
   /** GET http://IP/ from inside a board; returns the body. */

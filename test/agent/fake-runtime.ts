@@ -9,6 +9,9 @@ export class FakeRuntime implements ContainerRuntime {
   pullError?: string;
   pulls: string[] = [];
   private next = 1;
+  /** Address of containers on a named network (the pod network); the default bridge gives 172.17.0.9. */
+  networkIps = new Map<string, string>();
+  private ipFor(network: string | undefined): string { return (network && this.networkIps.get(network)) ?? '172.17.0.9'; }
 
   addImage(ref: string, architecture = 'amd64'): void {
     const tag = ref.includes(':') ? ref : `${ref}:latest`;
@@ -35,7 +38,10 @@ export class FakeRuntime implements ContainerRuntime {
     return id;
   }
   async startContainer(id: string) {
-    Object.assign(this.containers.get(id)!, { status: 'running', startedAt: new Date().toISOString(), ip: '172.17.0.9' });
+    const c = this.containers.get(id)!;
+    // Containers in another's namespace (or the host's) have no address of their own, as in Docker.
+    const own = !c.config.networkMode || !/^(container:|host$)/.test(c.config.networkMode);
+    Object.assign(c, { status: 'running', startedAt: new Date().toISOString(), ...(own && { ip: this.ipFor(c.config.networkMode) }) });
   }
   async stopContainer(id: string) { const c = this.containers.get(id); if (c?.status === 'running') this.exit(id, 137); }
   async removeContainer(id: string) { this.containers.delete(id); }

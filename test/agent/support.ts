@@ -18,7 +18,9 @@ export function startAgentProcess(server: TestServer, name: string, ip: string, 
   launch: AgentLaunch = sourceAgent): AgentProcess {
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), `labkube-agent-${name}-`));
   const child = spawn(process.execPath, [...launch.nodeFlags ?? [], launch.script, '--server', server.url, '--token-file', join(server.dataDir, 'join-token'),
-    '--name', name, '--node-ip', ip, '--data-dir', dir, '--port', '0', '--log-level', process.env.LABKUBE_TEST_LOG ?? 'info', ...extra],
+    '--name', name, '--node-ip', ip, '--data-dir', dir, '--port', '0', '--log-level', process.env.LABKUBE_TEST_LOG ?? 'info',
+    // Several test agents share this machine's one engine and network: no pod network each.
+    '--pod-network', 'none', ...extra],
   { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });

@@ -73,7 +73,7 @@ describe('stock kubectl against labkube', { timeout: 90_000 }, () => {
   });
 
   test('kubectl get shows kubectl\'s columns for every kind, with -A and -o yaml', async () => {
-    await server.client.create(services, 'default', { apiVersion: 'v1', kind: 'Service', metadata: { name: 'front' }, spec: { selector: { app: 'front' }, clusterIP: '10.96.0.10', ports: [{ port: 80 }] } });
+    await server.client.create(services, 'default', { apiVersion: 'v1', kind: 'Service', metadata: { name: 'front' }, spec: { clusterIP: '10.43.0.20', ports: [{ port: 80 }] } });
     await server.client.create(endpoints, 'default', { apiVersion: 'v1', kind: 'Endpoints', metadata: { name: 'front' }, subsets: [{ addresses: [{ ip: '10.0.0.7' }], ports: [{ port: 80 }] }] });
     const probe = await server.client.get(pods, 'default', 'probe');
     await server.client.create(events, 'default', eventAbout(probe, 'Started', 'Started container main'));
@@ -82,7 +82,7 @@ describe('stock kubectl against labkube', { timeout: 90_000 }, () => {
     assert.deepEqual((await headers(['nodes', '-o', 'wide']))[0], ['NAME', 'STATUS', 'ROLES', 'AGE', 'VERSION', 'INTERNAL-IP', 'EXTERNAL-IP', 'OS-IMAGE', 'KERNEL-VERSION', 'CONTAINER-RUNTIME']);
     const svc = await headers(['svc']);
     assert.deepEqual(svc[0], ['NAME', 'TYPE', 'CLUSTER-IP', 'EXTERNAL-IP', 'PORT(S)', 'AGE']);
-    assert.deepEqual(svc.find((r) => r[0] === 'front')!.slice(0, 5), ['front', 'ClusterIP', '10.96.0.10', '<none>', '80/TCP']);
+    assert.deepEqual(svc.find((r) => r[0] === 'front')!.slice(0, 5), ['front', 'ClusterIP', '10.43.0.20', '<none>', '80/TCP']);
     assert.deepEqual((await headers(['ep', 'front']))[1]!.slice(0, 2), ['front', '10.0.0.7:80']);
     const ev = await headers(['events']);
     assert.deepEqual(ev[0], ['LAST SEEN', 'TYPE', 'REASON', 'OBJECT', 'MESSAGE']);

@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { isNotFound } from '../../api/errors.ts';
 import type { KubeObject } from '../../api/meta.ts';
 import { deepEqual } from '../../api/objects.ts';
-import { resourceFor, type ResourceType } from '../../api/resources.ts';
+import { resourceForObject, type ResourceType } from '../../api/resources.ts';
 import { CliContext, UsageError } from '../context.ts';
 import type { Runner } from '../main.ts';
 import { readManifests } from '../manifests.ts';
@@ -31,9 +31,8 @@ export async function apply(ctx: CliContext, paths: string[]): Promise<void> {
   const manifests = readManifests(paths);
   const metaCache = new Map<string, Promise<MergeKeyLookup>>();
   for (const { object, source } of manifests) {
-    const [group, version] = object.apiVersion.includes('/') ? object.apiVersion.split('/') as [string, string] : ['', object.apiVersion];
-    const r = resourceForKindIn(group, object.kind);
-    if (!r || r.version !== version) throw new UsageError(`${source}: the server has no ${object.kind} in ${object.apiVersion}`);
+    const r = resourceForObject(object.apiVersion, object.kind);
+    if (!r) throw new UsageError(`${source}: the server has no ${object.kind} in ${object.apiVersion}`);
     const namespace = r.namespaced ? object.metadata.namespace ?? ctx.namespace : undefined;
     const modified = withLastApplied(r, object, namespace);
     let current: KubeObject | undefined;
@@ -60,11 +59,6 @@ export async function apply(ctx: CliContext, paths: string[]): Promise<void> {
     await ctx.client.patch(r, namespace, object.metadata.name!, patch, 'strategic');
     ctx.print(`${ref} configured`);
   }
-}
-
-function resourceForKindIn(group: string, kind: string): ResourceType | undefined {
-  const plural = `${kind.toLowerCase()}s`;
-  return resourceFor(group, plural) ?? resourceFor(group, kind.toLowerCase());
 }
 
 /** The object to write: the file's fields, in the namespace, with itself recorded as last applied. */

@@ -1,7 +1,7 @@
 // `labctl delete TYPE NAME... | -f FILE | TYPE -l SELECTOR`, with --cascade=background|foreground|orphan.
 import type { Command } from 'commander';
 import { isNotFound } from '../../api/errors.ts';
-import { resourceFor, type ResourceType } from '../../api/resources.ts';
+import { resourceForObject, type ResourceType } from '../../api/resources.ts';
 import { CliContext, targets, UsageError } from '../context.ts';
 import type { Runner } from '../main.ts';
 import { readManifests } from '../manifests.ts';
@@ -31,8 +31,7 @@ export async function deleteObjects(ctx: CliContext, args: string[], opts: Delet
   const work: { r: ResourceType; namespace: string | undefined; name: string }[] = [];
   if (opts.filename) {
     for (const { object } of readManifests(opts.filename)) {
-      const [group] = object.apiVersion.includes('/') ? object.apiVersion.split('/') : [''];
-      const r = resourceFor(group!, `${object.kind.toLowerCase()}s`);
+      const r = resourceForObject(object.apiVersion, object.kind);
       if (!r) throw new UsageError(`the server has no ${object.kind} in ${object.apiVersion}`);
       work.push({ r, namespace: r.namespaced ? object.metadata.namespace ?? ctx.namespace : undefined, name: object.metadata.name! });
     }

@@ -2,7 +2,7 @@
 // kinds labkube has), followed by the Events about it.
 import type { Command } from 'commander';
 import type { KubeObject } from '../../api/meta.ts';
-import { age, eventLastSeen, nodeStatus, podSummary } from '../../api/printers.ts';
+import { age, eventLastSeen, formatLabels, joinHostPort, nodeStatus, podSummary } from '../../api/printers.ts';
 import { formatSelector, fromLabelSelector } from '../../api/labels.ts';
 import { resourceFor, type ResourceType } from '../../api/resources.ts';
 import { CliContext, targets } from '../context.ts';
@@ -11,6 +11,7 @@ import { renderRows } from '../print.ts';
 import { stringify } from 'yaml';
 
 const events = resourceFor('', 'events')!;
+const endpointSlices = resourceFor('discovery.k8s.io', 'endpointslices')!;
 type Lines = [label: string, value: string, indent?: number][];
 
 export function registerDescribe(program: Command, run: Runner): void {
@@ -122,6 +123,75 @@ function body(r: ResourceType, o: KubeObject): Lines {
   }
 }
 
+// ---- Service (kubectl's describeService) ----
+
+interface ServiceSpecView {
+  type?: string; selector?: Record<string, string>; clusterIP?: string; clusterIPs?: string[]; ipFamilies?: string[]; ipFamilyPolicy?: string;
+  externalIPs?: string[]; loadBalancerIP?: string; externalTrafficPolicy?: string; internalTrafficPolicy?: string; sessionAffinity?: string;
+  ports?: { name?: string; port: number; protocol?: string; targetPort?: number | string; nodePort?: number }[];
+}
+interface SliceView { ports?: { name?: string; port?: number }[] | null; endpoints?: { addresses: string[]; conditions?: { ready?: boolean } }[] }
+
+/** Lines of `key=value` (or `key: value`), sorted, the first beside the label, as kubectl prints labels. */
+function multiline(label: string, m: Record<string, string> | undefined, sep: string): Lines {
+  const keys = Object.keys(m ?? {}).sort();
+  if (keys.length === 0) return [[label, '<none>']];
+  return keys.map((k, i): [string, string] => [i === 0 ? label : '', `${k}${sep}${m![k]}`]);
+}
+
+/**
+ * kubectl's formatEndpointSlices: the ready `ip:port`s of the slices' ports named `portName`
+ * (every address when the slices have no ports), three at most; `<none>` without slices.
+ */
+export function readyEndpointsOf(slices: SliceView[], portName: string | undefined): string {
+  if (slices.length === 0) return '<none>';
+  const all: string[] = [];
+  for (const slice of slices) {
+    const ready = (slice.endpoints ?? []).filter((e) => e.conditions?.ready !== false);
+    if (!slice.ports?.length) { all.push(...ready.map((e) => e.addresses[0]!)); continue; }
+    for (const port of slice.ports) {
+      if ((port.name ?? '') !== (portName ?? '')) continue;
+      all.push(...ready.map((e) => joinHostPort(e.addresses[0]!, port.port ?? 0)));
+    }
+  }
+  const text = all.slice(0, 3).join(',');
+  return all.length > 3 ? `${text} + ${all.length - 3} more...` : text;
+}
+
+function serviceLines(o: KubeObject, slices: SliceView[]): Lines {
+  const spec = (o.spec ?? {}) as ServiceSpecView;
+  const ingress = ((o.status as { loadBalancer?: { ingress?: { ip?: string; hostname?: string }[] } } | undefined)?.loadBalancer?.ingress ?? [])
+    .map((i) => i.ip || i.hostname).filter(Boolean);
+  const lastApplied = 'kubectl.kubernetes.io/last-applied-configuration';
+  const lines: Lines = [
+    ['Name:', o.metadata.name!], ['Namespace:', o.metadata.namespace ?? ''],
+    ...multiline('Labels:', o.metadata.labels, '='),
+    ...multiline('Annotations:', Object.fromEntries(Object.entries(o.metadata.annotations ?? {}).filter(([k]) => k !== lastApplied)), ': '),
+    ['Selector:', formatLabels(spec.selector)],
+    ['Type:', spec.type ?? 'ClusterIP'],
+  ];
+  if (spec.ipFamilyPolicy) lines.push(['IP Family Policy:', spec.ipFamilyPolicy]);
+  lines.push(['IP Families:', spec.ipFamilies?.join(',') || '<none>']);
+  lines.push(['IP:', spec.clusterIP ?? '']);
+  lines.push(['IPs:', spec.clusterIPs?.join(',') || '<none>']);
+  if (spec.externalIPs?.length) lines.push(['External IPs:', spec.externalIPs.join(',')]);
+  if (spec.loadBalancerIP) lines.push(['Desired LoadBalancer IP:', spec.loadBalancerIP]);
+  if (ingress.length) lines.push(['LoadBalancer Ingress:', ingress.join(', ')]);
+  for (const p of spec.ports ?? []) {
+    const name = p.name || '<unset>';
+    const protocol = p.protocol ?? 'TCP';
+    lines.push(['Port:', `${name}  ${p.port}/${protocol}`]);
+    lines.push(['TargetPort:', `${p.targetPort ?? p.port}/${protocol}`]);
+    if (p.nodePort) lines.push(['NodePort:', `${name}  ${p.nodePort}/${protocol}`]);
+    lines.push(['Endpoints:', readyEndpointsOf(slices, p.name)]);
+  }
+  if (!spec.ports?.length) lines.push(['Endpoints:', readyEndpointsOf(slices, undefined)]);
+  lines.push(['Session Affinity:', spec.sessionAffinity ?? 'None']);
+  if (spec.externalTrafficPolicy) lines.push(['External Traffic Policy:', spec.externalTrafficPolicy]);
+  if (spec.internalTrafficPolicy) lines.push(['Internal Traffic Policy:', spec.internalTrafficPolicy]);
+  return lines;
+}
+
 function renderLines(lines: Lines): string {
   const width = Math.max(0, ...lines.map(([label, , indent]) => (indent ?? 0) + label.length)) + 2;
   return lines.map(([label, value, indent]) => {
@@ -131,11 +201,19 @@ function renderLines(lines: Lines): string {
 }
 
 async function describe(ctx: CliContext, r: ResourceType, o: KubeObject): Promise<string> {
-  const text = renderLines([...header(o, r), ...body(r, o)]);
+  let lines: Lines;
+  if (r.kind === 'Service') {
+    const slices = await ctx.client.list(endpointSlices, o.metadata.namespace, { labelSelector: `kubernetes.io/service-name=${o.metadata.name}` });
+    lines = serviceLines(o, slices.items as unknown as SliceView[]);
+  } else {
+    lines = [...header(o, r), ...body(r, o)];
+  }
   const selector = [`involvedObject.name=${o.metadata.name}`, `involvedObject.kind=${r.kind}`, ...(o.metadata.namespace ? [`involvedObject.namespace=${o.metadata.namespace}`] : [])];
   const list = await ctx.client.list(events, o.metadata.namespace, { fieldSelector: selector.join(',') });
   const mine = list.items.filter((e) => !(e as { involvedObject?: { uid?: string } }).involvedObject?.uid || (e as { involvedObject?: { uid?: string } }).involvedObject?.uid === o.metadata.uid);
-  if (mine.length === 0) return `${text}\nEvents:  <none>`;
+  // kubectl aligns "Events:  <none>" with the fields above it.
+  if (mine.length === 0) return renderLines([...lines, ['Events:', '<none>']]);
+  const text = renderLines(lines);
   mine.sort((a, b) => (eventLastSeen(a) ?? '').localeCompare(eventLastSeen(b) ?? ''));
   const rows = mine.map((e) => {
     const ev = e as { type?: string; reason?: string; message?: string; count?: number; source?: { component?: string }; reportingComponent?: string };

@@ -11,7 +11,7 @@ interface GetOptions { output?: string; watch?: boolean; selector?: string; allN
 
 export function registerGet(program: Command, run: (fn: (ctx: CliContext) => Promise<void>) => Promise<void>): void {
   program.command('get')
-    .description('list resources: pods, nodes, deployments, replicasets, services, endpoints, events, namespaces')
+    .description('list resources: pods, nodes, deployments, replicasets, services, endpoints, endpointslices, events, namespaces')
     .argument('<type>', 'resource type, optionally TYPE/NAME or a comma-separated list of types')
     .argument('[names...]', 'object names')
     .option('-o, --output <format>', 'wide, yaml, json or name')
