@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { pino, type Logger } from 'pino';
+import { parseCidr } from '../control-plane/api/ip.ts';
 import { NodeAgent } from './agent.ts';
 import { uninstallNode } from './uninstall.ts';
 import { defaultBackoff } from './backoff.ts';
@@ -70,6 +71,11 @@ interface AgentFlags {
   parallelStarts: number; logLevel: string; podNetwork: 'auto' | 'none'; clusterCidr: string; clusterDnsPort: number;
 }
 
+function cidr(value: string): string {
+  if (!parseCidr(value)) throw new InvalidArgumentError('expected an IPv4 CIDR such as 10.42.0.0/16');
+  return value;
+}
+
 function podNetworkMode(value: string): 'auto' | 'none' {
   if (value !== 'auto' && value !== 'none') throw new InvalidArgumentError('expected auto or none');
   return value;
@@ -100,7 +106,7 @@ export function registerAgentCommand(program: Command): Command {
     .option('--parallel-starts <n>', 'containers created and started at once; more wait their turn', positiveInt, 8)
     .option('--pod-network <mode>', 'auto: a pod network on this node\'s podCIDR, the Service proxy and cluster DNS (needs root and iptables); none: Docker\'s default bridge, no Services', podNetworkMode, 'auto')
     // k3s' default cluster CIDR; it must match the control plane's --cluster-cidr.
-    .option('--cluster-cidr <cidr>', 'the pod addresses of the whole cluster (not masqueraded between nodes)', '10.42.0.0/16')
+    .option('--cluster-cidr <cidr>', 'the pod addresses of the whole cluster (not masqueraded between nodes)', cidr, '10.42.0.0/16')
     .option('--cluster-dns-port <port>', 'the port of the cluster DNS server on the pod bridge\'s gateway', nonNegativeInt, 53)
     .option('--log-level <level>', 'pino log level', 'info')
     .action(async (flags: AgentFlags) => {

@@ -3,6 +3,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { pino } from 'pino';
 import { registerAgentCommand } from '../agent/main.ts';
+import { parseCidr } from './api/ip.ts';
 import { startServer } from './server.ts';
 
 function hostPort(value: string): { host: string; port: number } {
@@ -21,6 +22,11 @@ function nonNegativeInt(value: string): number {
   return Number(value);
 }
 
+function cidr(value: string): string {
+  if (!parseCidr(value)) throw new InvalidArgumentError('expected an IPv4 CIDR such as 10.42.0.0/16');
+  return value;
+}
+
 const program = new Command('labkube').description('A small Kubernetes for hardware labs').showHelpAfterError();
 
 program.command('server')
@@ -32,13 +38,18 @@ program.command('server')
   .option('--history-age <seconds>', 'watch history kept, in seconds', positiveInt, 300)
   .option('--node-grace-period <seconds>', 'a node with no heartbeat for this long is NotReady (3 missed 2 s heartbeats)', positiveInt, 6)
   .option('--default-toleration-seconds <seconds>', 'how long pods stay on an unreachable node before eviction', nonNegativeInt, 2)
+  // k3s' defaults; the agents' --cluster-cidr must match this one.
+  .option('--cluster-cidr <cidr>', 'pod addresses; each node gets a /24 of it', cidr, '10.42.0.0/16')
+  .option('--service-cidr <cidr>', 'Service ClusterIPs', cidr, '10.43.0.0/16')
+  .option('--service-node-port-range <first-last>', 'ports NodePort Services get', '30000-32767')
   .action(async (opts: { dataDir: string; listen: { host: string; port: number }; tlsSan: string[]; historyRevisions: number; historyAge: number;
-    nodeGracePeriod: number; defaultTolerationSeconds: number }) => {
+    nodeGracePeriod: number; defaultTolerationSeconds: number; clusterCidr: string; serviceCidr: string; serviceNodePortRange: string }) => {
     const logger = pino({ name: 'labkube-server' });
     const server = await startServer({
       dataDir: opts.dataDir, host: opts.listen.host, port: opts.listen.port, logger, tlsSans: opts.tlsSan,
       historyRevisions: opts.historyRevisions, historyAgeMs: opts.historyAge * 1000,
       nodeMonitorGracePeriodMs: opts.nodeGracePeriod * 1000, defaultTolerationSeconds: opts.defaultTolerationSeconds,
+      clusterCidr: opts.clusterCidr, serviceCidr: opts.serviceCidr, nodePortRange: opts.serviceNodePortRange,
     });
     const stop = async (signal: string) => {
       logger.info({ signal }, 'shutting down');

@@ -26,6 +26,12 @@ export interface ServerOptions {
   nodeMonitorGracePeriodMs?: number;
   /** Default 2 s: a pulled plug is answered in about 10 s (grace + toleration + scheduling). */
   defaultTolerationSeconds?: number;
+  /** Pod addresses; each Node gets a /24 of it as spec.podCIDR. Default 10.42.0.0/16, as k3s. */
+  clusterCidr?: string;
+  /** ClusterIPs. Default 10.43.0.0/16, as k3s. */
+  serviceCidr?: string;
+  /** NodePorts, `first-last`. Default 30000-32767, as Kubernetes. */
+  nodePortRange?: string;
 }
 
 export interface RunningServer {
@@ -51,6 +57,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     store, adminToken: data.adminToken, joinToken: data.joinToken, logger: options.logger,
     tls: { cert: certs.certPem, key: certs.keyPem },
     podLogSigningKeyPem: readFileSync(join(options.dataDir, 'ca.key'), 'utf8'),
+    registry: {
+      ...(options.serviceCidr !== undefined && { serviceCidr: options.serviceCidr }),
+      ...(options.nodePortRange !== undefined && { nodePortRange: options.nodePortRange }),
+    },
   });
   await app.listen({ host: options.host, port: options.port, listenTextResolver: (address) => `API server listening at ${address.replace(/^http:/, 'https:')}` });
   const address = app.server.address();
@@ -62,6 +72,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     server: url, token: data.adminToken, ca: certs.caPem, logger: options.logger,
     nodeMonitorGracePeriodMs: options.nodeMonitorGracePeriodMs ?? 6_000,
     defaultTolerationSeconds: options.defaultTolerationSeconds ?? 2,
+    ...(options.clusterCidr !== undefined && { clusterCidr: options.clusterCidr }),
   });
   options.logger.info({ url, dataDir: options.dataDir, kubeconfig: data.kubeconfigPath }, 'control plane listening');
   return {

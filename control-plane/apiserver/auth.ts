@@ -155,7 +155,9 @@ const nodeEventNamespace = 'default';
 function forbidden(user: User, info: RequestInfo, why?: string): ForbiddenError {
   const where = info.namespace ? ` in the namespace "${info.namespace}"` : ' at the cluster scope';
   const resource = info.subresource ? `${info.resource}/${info.subresource}` : info.resource;
-  return new ForbiddenError(`${info.resource}${info.name ? ` "${info.name}"` : ''} is forbidden: User "${user.name}" cannot ${info.verb} resource "${resource}" in API group "${info.group}"${where}${why ? `: ${why}` : ''}`);
+  // A name from the path is the client's text: cut it short rather than echo 10,000 characters.
+  const name = info.name && info.name.length > 64 ? `${info.name.slice(0, 64)}…` : info.name;
+  return new ForbiddenError(`${info.resource}${name ? ` "${name}"` : ''} is forbidden: User "${user.name}" cannot ${info.verb} resource "${resource}" in API group "${info.group}"${where}${why ? `: ${why}` : ''}`);
 }
 
 /**

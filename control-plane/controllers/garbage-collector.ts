@@ -62,6 +62,7 @@ export class GarbageCollector {
   private readonly eventSweepIntervalMs: number;
   private readonly now: () => Date;
   private sweepTimer?: NodeJS.Timeout;
+  private stopped = false;
 
   constructor(options: GarbageCollectorOptions) {
     this.client = options.client;
@@ -87,6 +88,7 @@ export class GarbageCollector {
   }
 
   stop(): void {
+    this.stopped = true;
     clearTimeout(this.sweepTimer);
     this.sweepTimer = undefined;
     this.queue.shutDown();
@@ -326,11 +328,15 @@ export class GarbageCollector {
   }
 
   private scheduleSweep(): void {
+    // A run whose caches synced just as it was stopped must not start the sweep again.
+    if (this.stopped) return;
     this.sweepTimer = setTimeout(() => {
       void this.sweepEvents()
         .catch((err: unknown) => this.logger?.warn({ err: (err as Error).message }, 'event TTL sweep failed'))
         .finally(() => { if (this.sweepTimer) this.scheduleSweep(); });
     }, this.eventSweepIntervalMs);
+    // Housekeeping: it never keeps a process (a test, a stopping server) alive on its own.
+    this.sweepTimer.unref();
   }
 }
 

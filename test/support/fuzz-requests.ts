@@ -632,7 +632,8 @@ export function generateFuzzRequests(ctx: FuzzContext, options: GenerateOptions)
 
   // --- Bad selectors and query parameters --------------------------------------------------------
   if (wanted.has('query')) {
-    const labelSelectors = [',,,,', ',', 'a,', ',a', '(((', 'a in (', 'a in ()', 'a notin', '!', '!!a', 'a==b==c', 'a=b=c', 'A B=c', 'a b', '=a', 'a>x', 'a<',
+    // Not here: 'a in ()', which Kubernetes parses as a in ("") (its parseValues turns "()" into the empty value).
+    const labelSelectors = [',,,,', ',', 'a,', ',a', '(((', 'a in (', 'a notin', '!', '!!a', 'a==b==c', 'a=b=c', 'A B=c', 'a b', '=a', 'a>x', 'a<',
       `${'k'.repeat(64)}=v`, `a=${'v'.repeat(64)}`, 'a=b!', '%ZZ', 'a in (b', 'a,,b', 'app=web,', 'x/y/z=1', '-a=b', 'a=-b-', 'a in (b c)'];
     // Kubernetes skips empty terms of a field selector (",," selects everything), so those are valid.
     const fieldSelectors = ['nope=x', 'metadata.name', '=x', 'metadata.name in (a)', 'metadata.name=a\\', 'spec.nodeName>1', 'metadata.labels=x', '!metadata.name'];
