@@ -55,6 +55,12 @@ export interface ServiceProxyOptions {
    */
   connectTimeoutMs?: number;
   /**
+   * The connect to the last endpoint left to try waits this long: there is nothing to fall back
+   * on, and a board whose CPU is saturated (or a lost SYN, resent after 1 s) answers late rather
+   * than never. 3 s outlasts a client's 2 s timeout, so the client, not the proxy, gives up first.
+   */
+  lastConnectTimeoutMs?: number;
+  /**
    * A LAN reply comes in milliseconds; after half a second of silence one connect tells a slow
    * backend from a dead board, and a replay still fits in a client's 2 s timeout.
    */
@@ -68,6 +74,7 @@ export interface ServiceProxyOptions {
 
 export const defaultChain = 'LABKUBE-SERVICES';
 const defaultConnectTimeoutMs = 250;
+const defaultLastConnectTimeoutMs = 3_000;
 const defaultReplayLimitBytes = 64 * 1024;
 const defaultStallCheckMs = 500;
 
@@ -268,6 +275,7 @@ export class ServiceProxy {
         candidates: () => picker.order(this.health.isDead),
         health: this.health,
         connectTimeoutMs: this.options.connectTimeoutMs ?? defaultConnectTimeoutMs,
+        lastConnectTimeoutMs: this.options.lastConnectTimeoutMs ?? defaultLastConnectTimeoutMs,
         replayLimitBytes: this.options.replayLimitBytes ?? defaultReplayLimitBytes,
         stallCheckMs: this.options.stallCheckMs ?? defaultStallCheckMs,
         counters,

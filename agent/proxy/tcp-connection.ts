@@ -43,6 +43,8 @@ export interface ConnectionContext {
   candidates(): Endpoint[];
   health: EndpointHealth;
   connectTimeoutMs: number;
+  /** For the last endpoint left to try: nothing to fall back on, so waiting longer can only help. */
+  lastConnectTimeoutMs: number;
   replayLimitBytes: number;
   /** How long a connection waits for its upstream's first byte before one connect checks the endpoint. */
   stallCheckMs: number;
@@ -152,7 +154,8 @@ export class ProxiedConnection {
 
   private next(): void {
     if (this.done) return;
-    const ep = this.ctx.candidates().find((e) => !this.tried.has(e.key));
+    const untried = this.ctx.candidates().filter((e) => !this.tried.has(e.key));
+    const ep = untried[0];
     if (!ep) {
       if (this.tried.size === 0) this.ctx.counters.noEndpoints++;
       else this.ctx.counters.failed++;
@@ -164,7 +167,9 @@ export class ProxiedConnection {
     this.endpoint = ep;
     const sock = net.connect({ host: ep.ip, port: ep.port, allowHalfOpen: true });
     this.upstream = sock;
-    this.connectTimer = setTimeout(() => this.connectFailed(sock, ep, `no answer in ${this.ctx.connectTimeoutMs} ms`), this.ctx.connectTimeoutMs);
+    // Under load every endpoint can be slower than the short timeout: the last one gets the long one.
+    const timeoutMs = untried.length > 1 ? this.ctx.connectTimeoutMs : Math.max(this.ctx.connectTimeoutMs, this.ctx.lastConnectTimeoutMs);
+    this.connectTimer = setTimeout(() => this.connectFailed(sock, ep, `no answer in ${timeoutMs} ms`), timeoutMs);
     sock.once('connect', () => this.attach(sock));
     sock.on('error', (err) => {
       if (sock !== this.upstream) return;
