@@ -57,6 +57,9 @@ export interface ConnectionContext {
 
 // Past this, a connection that waits on a reply is checked twice a minute.
 const maxStallCheckMs = 30_000;
+// How long a finished connection's last reply bytes may take to reach a client that reads
+// slowly; a client that reads nothing for this long is gone.
+const clientLingerMs = 30_000;
 
 /**
  * Resets rather than closes, so the peer sees a failure at once (Node ≥ 18.3 has resetAndDestroy).
@@ -246,6 +249,12 @@ export class ProxiedConnection {
     if (err) this.ctx.logger?.debug({ err: err.message, endpoint: this.endpoint?.key }, 'proxied connection failed');
     if (this.upstream) { if (err) reset(this.upstream); else this.upstream.destroy(); }
     if (err || resetClient) reset(this.client);
-    else this.client.destroy();
+    else if (this.client.writableLength > 0) {
+      // A slow client still has reply bytes queued here: destroying would cut them off. End it
+      // instead, so they go out first and the socket closes itself; a client that never reads
+      // is dropped after a while.
+      this.client.end();
+      setTimeout(() => this.client.destroy(), clientLingerMs).unref();
+    } else this.client.destroy();
   }
 }

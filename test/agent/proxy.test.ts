@@ -458,7 +458,7 @@ describe('service proxy', () => {
         chunks.push(d);
         // A slow reader: the proxy must hold the backend back, not buffer 16 MiB.
         c.pause();
-        setImmediate(() => c.resume());
+        setTimeout(() => c.resume(), 1);
       });
       c.on('end', () => resolve(Buffer.concat(chunks)));
       c.on('error', reject);
