@@ -5,9 +5,14 @@
 // Nothing outside the agent ends it: a lab pulls cables, restarts the control plane and deletes
 // nodes all day. Every task retries with backoff (backoff.ts) and logs; containers keep running
 // throughout. The Lease renewal, every interval whatever happened before, is the agent's probe
-// of the control plane: its first failure is logged, its first success after failures restarts
-// the watches and cuts every backoff short (Wakeup) and posts Ready; its 401 means the
-// credential was revoked, and the agent re-joins and registers again.
+// of the control plane: its first failure is logged; its first success after failures restarts
+// the watches, cuts every backoff short (Wakeup), posts Ready and resyncs every pod, so
+// containers of pods deleted meanwhile go within seconds;
+// its 401 means the credential was revoked, and the agent re-joins and registers again.
+//
+// Start order: the first heartbeat before anything slow (main.ts sends it before this file is
+// even loaded), then the pods, from the API server or, while it does not answer, from the local
+// checkpoint (checkpoint.ts); see run().
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -26,15 +31,16 @@ import { StartQueue } from './start-queue.ts';
 import { loadAirgapImages } from './images.ts';
 import { LeaseRenewer } from './lease.ts';
 import { startLogServer, type LogServer } from './logs-server.ts';
-import { measureFacts, measureUsage, type Facts } from './host.ts';
+import type { Facts } from './host.ts';
 import { NodeStatusReporter, agentVersion, buildNode, nodePlatform, type NodeInputs, type Reserve } from './node-status.ts';
 import { PodWorker, type PodApi } from './pod-worker.ts';
-import { isUnauthorized, obtainCredential, registerNode, type JoinOptions } from './registration.ts';
-import { DockerRuntime } from './runtime/docker.ts';
+import { isUnauthorized, obtainCredential, registerNode, renewServingCert, type JoinOptions } from './registration.ts';
+import { ServingCertificate } from './serving-cert.ts';
 import { labelKeys, type ContainerRuntime, type NetworkRuntime, type RuntimeEvent } from './runtime/types.ts';
 import { killContainers } from './hooks/kill.ts';
 import type { PodNetworkMode } from './network/pod-network.ts';
 import { ServiceNetwork } from './service-network.ts';
+import { PodCheckpoint } from './checkpoint.ts';
 
 const pods = resourceFor('', 'pods')!;
 const events = resourceFor('', 'events')!;
@@ -57,10 +63,15 @@ export interface AgentOptions {
 const orphanSweepMs = 2_000;
 // A full resync of every worker catches anything an event missed (the kubelet resyncs each minute).
 const resyncMs = 10_000;
+// How long a starting agent waits for the API server's list of its pods before running the
+// checkpoint's instead (a failed Lease renewal decides sooner): a reachable server answers in
+// well under a second, and the checkpoint's pods are nearly always the API server's anyway.
+const checkpointAfterMs = 5_000;
 
 export class NodeAgent {
   private client!: AgentClient;
-  private readonly runtime: ContainerRuntime;
+  /** Loaded after the first heartbeat: dockerode and its gRPC dependencies take a board a while to load. */
+  private runtime!: ContainerRuntime;
   private readonly workers = new Map<string, PodWorker>();
   private readonly abort = new AbortController();
   private readonly timers: NodeJS.Timeout[] = [];
@@ -73,16 +84,22 @@ export class NodeAgent {
   private status?: NodeStatusReporter;
   private logServer?: LogServer;
   private readonly pullFailures = new PullFailures();
-  private readonly images: ImageCache;
+  private images!: ImageCache;
   private readonly starts: StartQueue;
   private readonly events: EventRecorder<KubeObject>;
   private controlPlaneReachable = true;
   private reregistering = false;
+  private heartbeats = 0;
+  /** Resolved by the first failed Lease renewal: the control plane is not answering. */
+  private readonly leaseFailures = deferred();
+  private readonly checkpoint: PodCheckpoint;
+  /** The log server's certificate: asked for at join, renewed while the agent runs. */
+  private readonly servingCert: ServingCertificate;
 
   constructor(private readonly o: AgentOptions) {
-    this.runtime = o.runtime ?? new DockerRuntime(o.dockerSocket);
-    this.images = new ImageCache(this.runtime);
+    this.servingCert = new ServingCertificate({ dataDir: o.dataDir, nodeName: o.nodeName, ip: o.nodeIp, caPem: o.ca, logger: o.logger });
     this.starts = new StartQueue(o.parallelStarts);
+    this.checkpoint = new PodCheckpoint({ dataDir: o.dataDir, nodeName: o.nodeName, logger: o.logger });
     this.events = new EventRecorder((e) => this.client.create(events, e.metadata.namespace, e), o.logger);
   }
 
@@ -101,28 +118,56 @@ export class NodeAgent {
     }
   }
 
+  /**
+   * The order is the point. The heartbeat goes first, from the credential on disk: an agent
+   * restarted within the grace period must renew its Lease before the control plane gives up on
+   * the node (6 s grace, 2 s toleration), and everything else (the engine, systeminformation,
+   * images, the network) takes seconds on a board. Then the pods: from the API server, or, when
+   * it does not answer, from the local checkpoint (checkpoint.ts), so a board rebooted during an
+   * outage runs its pods anyway. Registration goes on in the background meanwhile.
+   */
   private async run(): Promise<void> {
     const { o } = this;
     const log = o.logger;
+    const token = await obtainCredential(this.joinOptions());
+    this.client = new AgentClient({ server: o.server, token, ca: o.ca, userAgent: `${agentVersion}/${o.nodeName}` });
+    void this.background('serving certificate renewal', renewServingCert({
+      certificate: this.servingCert, client: this.client, nodeName: o.nodeName, logger: log, signal: this.abort.signal, sleep: this.wakeup.sleep,
+    }));
+    this.startLease();
+    const checkpointed = this.checkpoint.load();
+    this.runtime = o.runtime ?? new (await import('./runtime/docker.ts')).DockerRuntime(o.dockerSocket);
+    this.images = new ImageCache(this.runtime);
+
     const version = await this.retry('the container engine', () => this.runtime.version());
     const loaded = await loadAirgapImages(this.runtime, join(o.dataDir, 'images'), log)
       .catch((err: unknown) => { log.error({ err: (err as Error).message }, 'airgap images not loaded'); return []; });
     if (loaded.length) log.info({ loaded }, 'airgap images loaded');
-    const facts = await measureFacts();
-    this.logServer = await startLogServer({ runtime: this.runtime, nodeName: o.nodeName, ip: o.nodeIp, port: o.logPort, caPem: o.ca, dataDir: o.dataDir, logger: log });
+    const facts = await (await import('./host.ts')).measureFacts();
+    this.logServer = await startLogServer({ runtime: this.runtime, nodeName: o.nodeName, ip: o.nodeIp, port: o.logPort, caPem: o.ca, dataDir: o.dataDir, logger: log, certificate: this.servingCert });
     void this.logServer.bound.then((port) => this.logServerBound(port));
-
-    const token = await obtainCredential(this.joinOptions());
-    this.client = new AgentClient({ server: o.server, token, ca: o.ca, userAgent: `${agentVersion}/${o.nodeName}` });
     this.inputs = { name: o.nodeName, ip: o.nodeIp, port: this.logServer.port || o.logPort, facts, reserve: o.reserve, maxPods: o.maxPods, runtimeVersion: version.version };
-    const node = await this.register();
-    this.startHeartbeats(node);
-    await this.startServiceNetwork();
-    this.startPodInformer(facts);
+    const registered = this.register().then((node) => this.startStatus(node));
+    registered.catch(() => undefined); // awaited below; this only keeps a stop meanwhile from being an unhandled rejection
+
     this.watchEngine('docker event stream', (signal) => this.runtime.watchEvents({ [labelKeys.node]: o.nodeName }, (e) => this.containerEvent(e), signal));
     this.watchEngine('docker image event stream', (signal) => this.runtime.watchImageEvents(() => this.images.clear(), signal));
+    // Pods from the API server start once the Services are known (their variables go into the
+    // containers); while the API server does not answer, the checkpoint's start without them.
+    const { synced: networkSynced } = await this.startServiceNetwork();
+    const offline = this.unreachable().then(() => false);
+    let online = await Promise.race([networkSynced.then(() => true), offline]);
+    if (online) {
+      this.startPodInformer(facts);
+      online = await Promise.race([this.informer!.waitForSync().then(() => true), offline]);
+    }
+    if (!online) this.runCheckpointedPods(facts, checkpointed);
+    await networkSynced;
+    if (!this.informer) this.startPodInformer(facts);
     await this.informer!.waitForSync();
+    this.reconcileWithApi();
     this.startSweeps();
+    await registered;
     log.info({ node: o.nodeName, ip: o.nodeIp, logPort: this.logServer.port }, 'agent ready');
   }
 
@@ -131,6 +176,7 @@ export class NodeAgent {
     this.abort.abort();
     this.timers.forEach((t) => clearInterval(t));
     this.lease?.stop();
+    this.checkpoint.stop();
     await this.status?.stop();
     await this.informer?.stop();
     await this.network?.stop();
@@ -143,13 +189,13 @@ export class NodeAgent {
 
   private joinOptions(currentToken?: string): JoinOptions {
     const { o } = this;
-    return { server: o.server, ca: o.ca, joinToken: o.joinToken, nodeName: o.nodeName, dataDir: o.dataDir, logger: o.logger, currentToken, signal: this.abort.signal, sleep: this.wakeup.sleep };
+    return { server: o.server, ca: o.ca, joinToken: o.joinToken, nodeName: o.nodeName, dataDir: o.dataDir, logger: o.logger, currentToken, signal: this.abort.signal, sleep: this.wakeup.sleep, servingCert: this.servingCert };
   }
 
   /** Registers the Node (created, or brought up to date), re-joining first when the credential is refused. */
   private async register(): Promise<Node> {
     return this.retry('node registration', async () => {
-      const node = buildNode({ ...this.inputs, images: await this.runtime.listImages(), usage: await measureUsage() });
+      const node = buildNode({ ...this.inputs, images: await this.runtime.listImages() });
       try {
         await registerNode(this.client, node);
       } catch (err) {
@@ -179,13 +225,18 @@ export class NodeAgent {
       .finally(() => { this.reregistering = false; });
   }
 
-  private startHeartbeats(node: Node): void {
+  /** The heartbeat: nothing but the credential and the API server needed, so it goes first. */
+  private startLease(): void {
     const { o } = this;
     this.lease = new LeaseRenewer({
       client: this.client, nodeName: o.nodeName, intervalMs: o.leaseIntervalMs, logger: o.logger,
       onRenewed: () => this.leaseRenewed(),
       onFailed: (err) => this.leaseFailed(err),
     }).start();
+  }
+
+  private startStatus(node: Node): void {
+    const { o } = this;
     this.status = new NodeStatusReporter({
       client: this.client, runtime: this.runtime, inputs: this.inputs, logger: o.logger, delay: this.informerDelay,
       onWriteFailed: (err) => { if (isUnauthorized(err) || isNotFound(err)) this.reregister(); },
@@ -194,6 +245,12 @@ export class NodeAgent {
   }
 
   private leaseRenewed(): void {
+    if (!this.heartbeats++) this.o.logger.debug({ sinceProcessStartMs: Math.round(performance.now()) }, 'node lease renewed by the agent');
+    this.reachable();
+  }
+
+  /** The Lease renewed: the first renewal after an outage ends it. */
+  private reachable(): void {
     if (this.controlPlaneReachable) return;
     this.controlPlaneReachable = true;
     this.o.logger.info('the control plane answers again');
@@ -201,7 +258,9 @@ export class NodeAgent {
   }
 
   private leaseFailed(err: unknown): void {
-    if (isUnauthorized(err)) return this.reregister();
+    this.leaseFailures.resolve();
+    // Before the first registration, run() is registering (and re-joins on a 401 itself).
+    if (isUnauthorized(err)) return this.status ? this.reregister() : undefined;
     if (!this.controlPlaneReachable) return;
     this.controlPlaneReachable = false;
     this.o.logger.warn({ err: (err as Error).message }, 'cannot renew the node lease; pods keep running, retrying each lease interval');
@@ -215,11 +274,16 @@ export class NodeAgent {
   private readonly informerDelay = (ms: number): Promise<void> =>
     this.wakeup.sleep(this.controlPlaneReachable ? Math.min(ms, 1_000) : ms, this.abort.signal);
 
-  /** After an outage: watches resume on fresh connections, waiting retries go now, and the Node says Ready. */
+  /**
+   * After an outage: watches resume on fresh connections, waiting retries go now (whatever their
+   * backoff grew to meanwhile), the Node says Ready, and every pod reports its status at once
+   * instead of at its next retry.
+   */
   private controlPlaneBack(): void {
     this.client.restartWatches();
     this.wakeup.wake();
     this.status?.writeNow();
+    this.workers.forEach((w) => this.background('pod sync', w.trigger()));
   }
 
   /** The address appeared and the log server listens: the Node names its port (it is 0 until then with --port 0). */
@@ -237,26 +301,62 @@ export class NodeAgent {
       client: this.client, resource: pods, fieldSelector: `spec.nodeName=${o.nodeName}`, logger: o.logger, delay: this.informerDelay,
     });
     this.informer.on({
-      add: (pod) => this.podChanged(pod, facts),
+      add: (pod) => { this.podChanged(pod, facts); this.saveCheckpoint(); },
       // A change to status alone is (almost always) this agent's own write: nothing to do.
-      update: (old, pod) => { if (!onlyStatusChanged(old, pod)) this.podChanged(pod, facts); },
-      delete: (pod) => { const w = this.workers.get(pod.metadata.uid!); if (w) this.background('pod removal', w.remove()); },
+      update: (old, pod) => { if (!onlyStatusChanged(old, pod)) { this.podChanged(pod, facts); this.saveCheckpoint(); } },
+      delete: (pod) => {
+        const w = this.workers.get(pod.metadata.uid!);
+        if (w) this.background('pod removal', w.remove());
+        this.saveCheckpoint();
+      },
     }).start();
   }
 
-  /** The pod network, Service proxy and DNS; pods wait for it, so they start with their network and Service variables. */
-  private async startServiceNetwork(): Promise<void> {
+  /**
+   * The pod network, Service proxy and DNS. Resolves once they are built, with `synced`, which
+   * resolves once they know the cluster's Services (wrapped: an awaited promise of a promise
+   * would wait for both).
+   */
+  private async startServiceNetwork(): Promise<{ synced: Promise<void> }> {
     const { o } = this;
-    if ((o.podNetwork ?? 'none') === 'none') return;
+    if ((o.podNetwork ?? 'none') === 'none') return { synced: Promise.resolve() };
     if (!isNetworkRuntime(this.runtime)) {
       o.logger.warn('this container runtime cannot create networks: pods stay on Docker\'s default bridge');
-      return;
+      return { synced: Promise.resolve() };
     }
     this.network = await ServiceNetwork.create({
       client: this.client, nodeName: o.nodeName, runtime: this.runtime, dataDir: o.dataDir, mode: o.podNetwork ?? 'none',
       clusterCIDR: o.clusterCidr ?? '10.42.0.0/16', dnsPort: o.dnsPort ?? 53, logger: o.logger,
     });
-    await this.network?.start();
+    return { synced: this.network?.start() ?? Promise.resolve() };
+  }
+
+  // --- the local checkpoint: pods without the control plane
+
+  /** Resolves when the API server looks unreachable: a Lease renewal failed, or the pods are not listed in time. */
+  private unreachable(): Promise<void> {
+    return Promise.race([this.leaseFailures.promise, this.wakeup.sleep(checkpointAfterMs, this.abort.signal)]);
+  }
+
+  /** The control plane does not answer: run the pods of the last checkpoint until it does. */
+  private runCheckpointedPods(facts: Facts, pods: (Pod & KubeObject)[]): void {
+    this.o.logger.warn({ pods: pods.length, checkpoint: this.checkpoint.path },
+      'the control plane does not answer: running the pods of the local checkpoint until it does');
+    for (const pod of pods) if (!this.workers.has(pod.metadata.uid!)) this.podChanged(pod, facts);
+  }
+
+  /** The API server answered: a pod run from the checkpoint that it no longer binds here (deleted meanwhile) is stopped. */
+  private reconcileWithApi(): void {
+    const bound = new Set(this.informer!.list().map((p) => p.metadata.uid));
+    const stale = [...this.workers.values()].filter((w) => !bound.has(w.uid));
+    if (stale.length) this.o.logger.info({ pods: stale.length }, 'stopping checkpointed pods the API server no longer binds to this node');
+    for (const w of stale) this.background('pod removal', w.remove());
+    this.saveCheckpoint();
+  }
+
+  /** The bound set may have changed: checkpoint it (the checkpoint writes only a real change). */
+  private saveCheckpoint(): void {
+    if (this.informer?.hasSynced) this.checkpoint.save(this.informer.list());
   }
 
   private startSweeps(): void {
@@ -379,4 +479,10 @@ export function readCa(path: string): string { return readFileSync(path, 'utf8')
 
 function isNetworkRuntime(runtime: ContainerRuntime): runtime is ContainerRuntime & NetworkRuntime {
   return typeof (runtime as Partial<NetworkRuntime>).createNetwork === 'function';
+}
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => { resolve = r; });
+  return { promise, resolve };
 }

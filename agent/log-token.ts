@@ -10,13 +10,23 @@ export interface LogTokenClaims {
   node: string;
   namespace: string;
   pod: string;
+  /** Issued at, by the control plane's clock, seconds since the epoch (absent from tokens of older servers). */
+  iat?: number;
   /** Expiry, seconds since the epoch. */
   exp: number;
 }
 
 const prefix = 'lklog1';
-// A proxied request reaches the agent within milliseconds; a minute tolerates clock skew between boards.
+// A proxied request reaches the agent within milliseconds: the minute is for a loaded machine.
 export const defaultLogTokenTtlSeconds = 60;
+// The board's clock may disagree with the control plane's: a Pi has no real-time clock and runs
+// minutes off until NTP answers. The agent accepts a token from `maxClockSkewSeconds` before it
+// was issued until as long after it expired, by its own clock. Bounded: a token lives at most
+// its lifetime plus twice this, on any board, so one read off a board stays a short-lived key to
+// one pod's logs. 15 minutes covers the 10 labkube promises, with room.
+export const maxClockSkewSeconds = 15 * 60;
+// The longest lifetime (exp - iat) an agent accepts, so no token the CA signed lives for long.
+const maxTokenLifetimeSeconds = 10 * 60;
 
 export function signLogToken(privateKeyPem: string | KeyObject, claims: LogTokenClaims): string {
   const key = typeof privateKeyPem === 'string' ? createPrivateKey(privateKeyPem) : privateKeyPem;
@@ -44,6 +54,16 @@ export function verifyLogToken(publicKey: KeyObject, token: string, node: string
     return { ok: false, reason: 'malformed claims' }; // signed by the CA yet unparsable: refuse, never guess
   }
   if (claims.node !== node) return { ok: false, reason: `token is for node "${claims.node}"` };
-  if (typeof claims.exp !== 'number' || claims.exp * 1000 < now) return { ok: false, reason: 'token expired' };
+  if (typeof claims.exp !== 'number') return { ok: false, reason: 'token has no expiry' };
+  const seconds = now / 1000;
+  if (claims.exp + maxClockSkewSeconds < seconds) {
+    return { ok: false, reason: `token expired ${Math.round(seconds - claims.exp)} s ago by this board's clock (more than the ${maxClockSkewSeconds} s of clock skew allowed: check the board's time)` };
+  }
+  if (claims.iat !== undefined) {
+    if (typeof claims.iat !== 'number' || claims.exp - claims.iat > maxTokenLifetimeSeconds) return { ok: false, reason: 'token lifetime too long' };
+    if (claims.iat - maxClockSkewSeconds > seconds) {
+      return { ok: false, reason: `token issued ${Math.round(claims.iat - seconds)} s in the future by this board's clock (more than the ${maxClockSkewSeconds} s of clock skew allowed: check the board's time)` };
+    }
+  }
   return { ok: true, claims };
 }

@@ -1,32 +1,22 @@
 // The agent's log server: GET /containerLogs/{namespace}/{pod}/{container} (the kubelet's path)
-// with follow, tailLines, timestamps, previous, sinceSeconds. HTTPS with a self-signed
-// certificate (made once in the data dir); callers must present a log token signed by the
-// cluster CA for this node and pod (log-token.ts). node:https only: no framework on a board.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+// with follow, tailLines, timestamps, previous, sinceSeconds. HTTPS with the serving certificate
+// the cluster CA signed for this node (serving-cert.ts), swapped in place when it is renewed;
+// callers must present a log token signed by the cluster CA for this node and pod
+// (log-token.ts). node:https only: no framework on a board.
 import https from 'node:https';
-import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { reconnectBackoff, retry, RetryBackoff } from './backoff.ts';
 import { publicKeyFromCa, verifyLogToken } from './log-token.ts';
-import { selfSignedCert, type ServingCert } from './serving-cert.ts';
+import { ServingCertificate } from './serving-cert.ts';
 import { restartCountOf } from './hooks/report.ts';
 import { labelKeys, type ContainerRuntime } from './runtime/types.ts';
 
-function servingCert(dataDir: string, nodeName: string, ip: string): ServingCert {
-  const certPath = join(dataDir, 'agent.crt');
-  const keyPath = join(dataDir, 'agent.key');
-  if (existsSync(certPath) && existsSync(keyPath)) return { cert: readFileSync(certPath, 'utf8'), key: readFileSync(keyPath, 'utf8') };
-  // Ten years, as k3s's self-signed kubelet serving certs: nobody renews a board's cert.
-  const made = selfSignedCert(nodeName, ip, 3650);
-  // The log server starts before the first join, which is what creates the directory otherwise.
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  writeFileSync(keyPath, made.key, { mode: 0o600 });
-  writeFileSync(certPath, made.cert);
-  return made;
-}
-
 export interface LogServerOptions {
   runtime: ContainerRuntime; nodeName: string; ip: string; port: number; caPem: string; dataDir: string; logger?: Logger;
+  /** The certificate to serve with, shared with the join that asks for it; made from the data dir when absent. */
+  certificate?: ServingCertificate;
+  /** The board's clock, for log tokens' validity (injected by tests to play a board whose clock is off). */
+  clock?: () => number;
   /** The wait between bind attempts (injected by tests). */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
@@ -36,6 +26,8 @@ export interface LogServer {
   readonly port: number;
   /** Resolves with the port once bound (at once, or when the address appears); with 0 if closed first. */
   readonly bound: Promise<number>;
+  /** What it serves with: the join sends its CSR and hands it the certificate (registration.ts). */
+  readonly certificate: ServingCertificate;
   close(): Promise<void>;
 }
 
@@ -46,19 +38,20 @@ export interface LogServer {
  */
 export async function startLogServer(o: LogServerOptions): Promise<LogServer> {
   const publicKey = publicKeyFromCa(o.caPem);
-  const tls = servingCert(o.dataDir, o.nodeName, o.ip);
+  const certificate = o.certificate ?? new ServingCertificate({ dataDir: o.dataDir, nodeName: o.nodeName, ip: o.ip, caPem: o.caPem, logger: o.logger });
   const fail = (res: import('node:http').ServerResponse, code: number, reason: string, message: string) => {
     res.writeHead(code, { 'Content-Type': 'application/json' });
     res.end(JSON.stringify({ apiVersion: 'v1', kind: 'Status', metadata: {}, status: 'Failure', code, reason, message }));
   };
-  const server = https.createServer(tls, (req, res) => {
+  // Until the first join brings a certificate, TLS handshakes fail: nobody calls a node that has not joined.
+  const server = https.createServer({ ...certificate.tls, minVersion: 'TLSv1.2' }, (req, res) => {
     void (async () => {
       const url = new URL(req.url ?? '/', 'https://agent');
       const m = /^\/containerLogs\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(url.pathname);
       if (req.method !== 'GET' || !m) return fail(res, 404, 'NotFound', 'not found');
       const [namespace, pod, container] = m.slice(1).map(decodeURIComponent) as [string, string, string];
       const token = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? '';
-      const verdict = verifyLogToken(publicKey, token, o.nodeName);
+      const verdict = verifyLogToken(publicKey, token, o.nodeName, (o.clock ?? Date.now)());
       if (!verdict.ok) return fail(res, 401, 'Unauthorized', verdict.reason);
       if (verdict.claims.namespace !== namespace || verdict.claims.pod !== pod) return fail(res, 403, 'Forbidden', 'token is for another pod');
       const q = url.searchParams;
@@ -114,13 +107,17 @@ export async function startLogServer(o: LogServerOptions): Promise<LogServer> {
       return p;
     }, () => 0);
   }
+  // New connections use a renewed certificate; open log streams keep the one they began with.
+  const stopSwapping = certificate.onChange((tls) => server.setSecureContext({ ...tls, minVersion: 'TLSv1.2' }));
   // Once listening, a server error is logged: it must not end the agent.
   server.on('error', (err) => { if (server.listening) o.logger?.warn({ err: err.message }, 'log server error'); });
   return {
     get port() { return port; },
     bound,
+    certificate,
     close: () => {
       closing.abort();
+      stopSwapping();
       return new Promise((resolve) => {
         if (!server.listening) return resolve();
         server.closeAllConnections?.();

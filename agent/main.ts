@@ -5,8 +5,7 @@ import { dirname, join } from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import { pino, type Logger } from 'pino';
 import { parseCidr } from '../control-plane/api/ip.ts';
-import { NodeAgent } from './agent.ts';
-import { uninstallNode } from './uninstall.ts';
+import { sendFirstHeartbeat } from './first-heartbeat.ts';
 import { defaultBackoff } from './backoff.ts';
 
 function nonNegativeInt(value: string): number {
@@ -114,8 +113,16 @@ export function registerAgentCommand(program: Command): Command {
       installProcessGuard(logger);
       const caFile = flags.caFile ?? join(dirname(flags.tokenFile), 'ca.crt');
       if (!existsSync(caFile)) throw new Error(`no CA certificate at ${caFile}; pass --ca-file`);
+      const ca = readFileSync(caFile, 'utf8');
+      // The heartbeat before the agent is even loaded (first-heartbeat.ts): a restart must not look like a dead node.
+      // Waiting for it costs one round trip; an unreachable control plane costs at most a lease interval.
+      const beat = await sendFirstHeartbeat({ server: flags.server, ca, dataDir: flags.dataDir, nodeName: flags.name, leaseIntervalMs: flags.leaseInterval * 1000, timeoutMs: flags.leaseInterval * 1000 });
+      const sinceProcessStartMs = Math.round(performance.now());
+      if (beat.renewed) logger.info({ sinceProcessStartMs }, 'first heartbeat: node lease renewed');
+      else logger.debug({ why: beat.why, sinceProcessStartMs }, 'no early heartbeat; the agent renews the lease once loaded');
+      const { NodeAgent } = await import('./agent.ts');
       const agent = new NodeAgent({
-        server: flags.server, joinToken: readFileSync(flags.tokenFile, 'utf8').trim(), ca: readFileSync(caFile, 'utf8'),
+        server: flags.server, joinToken: readFileSync(flags.tokenFile, 'utf8').trim(), ca,
         nodeName: flags.name, nodeIp: flags.nodeIp, dataDir: flags.dataDir, dockerSocket: flags.dockerSocket, logPort: flags.port,
         leaseIntervalMs: flags.leaseInterval * 1000, reserve: { cpuMilli: flags.reservedCpu, memoryBytes: flags.reservedMemory },
         maxPods: flags.maxPods, parallelStarts: flags.parallelStarts,
@@ -141,6 +148,8 @@ export function registerUninstallCommand(program: Command): Command {
     .option('--docker-socket <path>', 'the Docker engine socket', '/var/run/docker.sock')
     .action(async (flags: { name: string; dataDir: string; dockerSocket: string }) => {
       const logger = pino({ name: 'labkube-agent' });
+      // Loaded here only: it brings the Docker client, which the agent loads after its first heartbeat.
+      const { uninstallNode } = await import('./uninstall.ts');
       await uninstallNode({ nodeName: flags.name, dataDir: flags.dataDir, dockerSocket: flags.dockerSocket, logger });
     });
 }

@@ -23,7 +23,6 @@
  */
 import type { Logger } from 'pino';
 import type { Container, Pod } from '../control-plane/api/core.ts';
-import { deepEqual } from '../control-plane/api/objects.ts';
 import { CrashBackoff, defaultBackoff, type BackoffSettings } from './backoff.ts';
 import { ImageCache } from './image-cache.ts';
 import { StartQueue } from './start-queue.ts';
@@ -107,6 +106,7 @@ export class PodWorker {
   private wakeAt = Infinity;
   private failure?: { reason: string; message: string };
   private lastWritten?: PodStatus;
+  private statusWriteFailing = false;
   private readonly crashBackoffs = new Map<string, CrashBackoff>();
   private readonly pullBackoffs = new Map<string, { backoff: CrashBackoff; until: number; errorUntil: number; reason: string; message: string }>();
   private readonly probers = new Map<string, ContainerProber>();
@@ -366,8 +366,9 @@ export class PodWorker {
       return obs;
     }
     this.pullBackoffs.delete(spec.name);
-    if (pulled.warning && !this.warned.has(`pull-${spec.image}`)) {
-      this.warned.add(`pull-${spec.image}`);
+    // Said once per image by the whole agent (PullFailures), not by every pod that uses it.
+    if (pulled.warning) {
+      this.options.logger?.warn({ pod: this.key, image: spec.image }, pulled.warning);
       this.event(pod, 'Warning', 'PullFailedUsingLocalImage', pulled.warning);
     }
     if (pulled.pulled) this.event(pod, 'Normal', 'Pulled', `Successfully pulled image "${spec.image}"`);
@@ -435,13 +436,23 @@ export class PodWorker {
 
   /** report: write the status when it differs from what the API server has. */
   private async report(pod: Pod, observations: ContainerObservation[], podIp: string | undefined): Promise<void> {
-    const status = buildPodStatus(pod, observations, { hostIp: this.options.nodeIp, ...(podIp && { podIp }), ...(this.failure && { failure: this.failure }) });
-    if (!statusChanged(pod.status, status) || deepEqual(this.lastWritten, status)) return;
+    // The agent's informer skips status-only updates (agent.ts), so `pod` never shows this
+    // worker's own writes: build on the last status written, or every resync would move the
+    // conditions' lastTransitionTime and startTime and rewrite an unchanged pod (every 10 s).
+    const known: Pod = this.lastWritten ? { ...pod, status: this.lastWritten } : pod;
+    const status = buildPodStatus(known, observations, { hostIp: this.options.nodeIp, ...(podIp && { podIp }), ...(this.failure && { failure: this.failure }) });
+    if (!statusChanged(known.status, status)) return;
     try {
       await this.options.api.writeStatus(pod, status);
       this.lastWritten = status;
+      if (this.statusWriteFailing) this.options.logger?.info({ pod: this.key }, 'pod status written again');
+      this.statusWriteFailing = false;
     } catch (err) {
-      this.options.logger?.debug({ pod: this.key, err: (err as Error).message }, 'status write failed; will retry');
+      // The first failure since the last success is said at warn, so a Running that never reaches
+      // the API server leaves a trace at the default level; the retries go at debug.
+      const level = this.statusWriteFailing ? 'debug' : 'warn';
+      this.statusWriteFailing = true;
+      this.options.logger?.[level]({ pod: this.key, phase: status.phase, err: (err as Error).message }, 'pod status write failed; retrying');
       this.wake(this.now() + apiRetryMs);
     }
   }

@@ -1,88 +1,136 @@
-// The log server's self-signed certificate (ECDSA P-256, ten years, SANs for the node IP and
-// name), made with node:crypto and a few lines of DER. A certificate library would keep
-// @peculiar/x509, its ASN.1 stack and a DI container resident for the agent's lifetime: 12 MB
-// of a board's memory for one certificate made once per data directory.
-import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
-import { isIPv4, isIPv6 } from 'node:net';
+// The agent's serving certificate (its log server's; exec and port-forward later), signed by the
+// cluster CA: the kubelet's serving-certificate CSR flow, as k3s runs it at join.
+//
+//   DATA_DIR/agent.key  ECDSA P-256, made on the board (node:crypto), never leaves it
+//   DATA_DIR/agent.crt  CN=system:node:NAME, SANs the node IP and name, from the control plane
+//
+// The agent sends a PKCS#10 CSR with its join (registration.ts) or, to renew, on its own
+// (renewServingCert there); the control plane checks it and signs it (apiserver/join.ts). Until
+// a certificate arrives the log server has none to serve, and nothing would call it: the API
+// server only dials a node that joined.
+//
+// The CSR is made with @peculiar/x509, imported only when a CSR is needed (first join, renewal
+// every two months, a new address): the library and its ASN.1 stack cost about 11 MB of a
+// board's memory once loaded, so a restarted agent whose certificate is good never loads it.
+// Reading and checking certificates uses node:crypto's X509Certificate (Node 15.6+; the agent
+// runs on Node 18).
+import { createPrivateKey, createPublicKey, generateKeyPairSync, webcrypto, X509Certificate, type KeyObject } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
 
-// ASN.1 DER: tag, length, contents.
-function tlv(tag: number, ...contents: Buffer[]): Buffer {
-  const body = Buffer.concat(contents);
-  const n = body.length;
-  const length = n < 0x80 ? Buffer.from([n]) : (() => {
-    const bytes: number[] = [];
-    for (let v = n; v > 0; v = Math.floor(v / 256)) bytes.unshift(v & 0xff);
-    return Buffer.from([0x80 | bytes.length, ...bytes]);
-  })();
-  return Buffer.concat([Buffer.from([tag]), length, body]);
+export const servingCertSubject = (nodeName: string) => `system:node:${nodeName}`;
+
+// Renew after two thirds of the lifetime, as the kubelet rotates at 70-90%: a month of a 90-day
+// certificate is left for a board that is off or cut off when the time comes.
+const renewAtFraction = 2 / 3;
+
+export interface ServingTls { key: string; cert: string }
+
+export interface ServingCertOptions {
+  dataDir: string; nodeName: string; ip: string;
+  /** The cluster CA certificate: the one the certificate must be signed by. */
+  caPem: string;
+  logger?: Logger;
 }
-const sequence = (...c: Buffer[]) => tlv(0x30, ...c);
-const set = (...c: Buffer[]) => tlv(0x31, ...c);
-const utf8 = (s: string) => tlv(0x0c, Buffer.from(s, 'utf8'));
 
-function oid(dotted: string): Buffer {
-  const [a, b, ...rest] = dotted.split('.').map(Number) as [number, number, ...number[]];
-  const bytes = [40 * a + b];
-  for (const arc of rest) {
-    const chunk = [arc & 0x7f];
-    for (let v = Math.floor(arc / 128); v > 0; v = Math.floor(v / 128)) chunk.unshift((v & 0x7f) | 0x80);
-    bytes.push(...chunk);
+/** The key, the certificate when there is a good one, the CSR to ask for one, and who to tell when it changes. */
+export class ServingCertificate {
+  private readonly keyPath: string;
+  private readonly certPath: string;
+  private readonly key: KeyObject;
+  private readonly keyPem: string;
+  private readonly ca: X509Certificate;
+  private cert?: X509Certificate;
+  private certPem?: string;
+  private readonly listeners = new Set<(tls: ServingTls) => void>();
+
+  constructor(private readonly o: ServingCertOptions) {
+    this.keyPath = join(o.dataDir, 'agent.key');
+    this.certPath = join(o.dataDir, 'agent.crt');
+    this.ca = new X509Certificate(o.caPem);
+    if (existsSync(this.keyPath)) {
+      this.keyPem = readFileSync(this.keyPath, 'utf8');
+    } else {
+      this.keyPem = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+      // The log server starts before the first join, which is what creates the directory otherwise.
+      mkdirSync(o.dataDir, { recursive: true, mode: 0o700 });
+      writeFileSync(this.keyPath, this.keyPem, { mode: 0o600 });
+    }
+    this.key = createPrivateKey(this.keyPem);
+    if (existsSync(this.certPath)) {
+      const pem = readFileSync(this.certPath, 'utf8');
+      const why = this.unusable(pem);
+      if (why) o.logger?.info({ reason: why }, 'the serving certificate on disk is not usable; a new one is asked for at join');
+      else this.use(pem);
+    }
   }
-  return tlv(0x06, Buffer.from(bytes));
-}
 
-/** A positive INTEGER from big-endian bytes (a leading zero keeps the sign bit clear). */
-function integer(bytes: Buffer): Buffer {
-  let i = 0;
-  while (i < bytes.length - 1 && bytes[i] === 0) i++;
-  const trimmed = bytes.subarray(i);
-  return tlv(0x02, trimmed[0]! & 0x80 ? Buffer.concat([Buffer.from([0]), trimmed]) : trimmed);
-}
+  /** The key and certificate to serve, once the control plane signed one. */
+  get tls(): ServingTls | undefined {
+    return this.certPem ? { key: this.keyPem, cert: this.certPem } : undefined;
+  }
 
-/** UTCTime through 2049, GeneralizedTime after, as RFC 5280 requires. */
-function time(d: Date): Buffer {
-  const iso = d.toISOString().replace(/[-:T]/g, '').slice(0, 14) + 'Z'; // YYYYMMDDHHMMSSZ
-  return d.getUTCFullYear() < 2050 ? tlv(0x17, Buffer.from(iso.slice(2))) : tlv(0x18, Buffer.from(iso));
-}
+  /** When to ask for a new certificate (epoch ms): now without one or when the node IP is not in it, else after two thirds of its life. */
+  renewAt(): number {
+    if (!this.cert || !this.cert.checkIP(this.o.ip)) return Date.now();
+    const from = Date.parse(this.cert.validFrom);
+    const to = Date.parse(this.cert.validTo);
+    return from + (to - from) * renewAtFraction;
+  }
 
-export function ipBytes(ip: string): Buffer {
-  if (isIPv4(ip)) return Buffer.from(ip.split('.').map(Number));
-  if (!isIPv6(ip)) throw new Error(`not an IP address: ${ip}`);
-  const [head, tail] = ip.includes('::') ? ip.split('::') as [string, string] : [ip, undefined];
-  const groups = (s: string | undefined) => (s ? s.split(':') : []);
-  const h = groups(head);
-  const t = groups(tail);
-  const all = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
-  return Buffer.concat(all.map((g) => { const b = Buffer.alloc(2); b.writeUInt16BE(parseInt(g, 16)); return b; }));
-}
+  /** A PKCS#10 CSR (PEM) for this node's name and IP, signed with the key. */
+  async csr(): Promise<string> {
+    // @peculiar/x509 resolves its algorithms through tsyringe, which needs the Reflect metadata API.
+    await import('reflect-metadata');
+    const x509 = await import('@peculiar/x509');
+    x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+    const algorithm = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
+    const subtle = webcrypto.subtle;
+    const keys = {
+      privateKey: await subtle.importKey('pkcs8', this.key.export({ type: 'pkcs8', format: 'der' }), algorithm, false, ['sign']),
+      publicKey: await subtle.importKey('spki', createPublicKey(this.key).export({ type: 'spki', format: 'der' }), algorithm, true, ['verify']),
+    } as CryptoKeyPair;
+    const csr = await x509.Pkcs10CertificateRequestGenerator.create({
+      name: `CN=${servingCertSubject(this.o.nodeName)}, O=system:nodes`, keys, signingAlgorithm: algorithm,
+      extensions: [new x509.SubjectAlternativeNameExtension([{ type: 'ip', value: this.o.ip }, { type: 'dns', value: this.o.nodeName }])],
+    });
+    return csr.toString('pem');
+  }
 
-const ecdsaWithSha256 = sequence(oid('1.2.840.10045.4.3.2'));
-const commonName = (cn: string) => sequence(set(sequence(oid('2.5.4.3'), utf8(cn))));
+  /** Takes a certificate the control plane signed: checked, saved, and handed to whoever serves with it. */
+  accept(pem: string): void {
+    const why = this.unusable(pem);
+    if (why) throw new Error(`the control plane sent a serving certificate this agent cannot use: ${why}`);
+    writeFileSync(this.certPath, pem, { mode: 0o644 });
+    this.use(pem);
+    this.o.logger?.info({ notAfter: this.cert!.validTo, serial: this.cert!.serialNumber }, 'serving certificate signed by the cluster CA');
+    for (const listener of this.listeners) listener(this.tls!);
+  }
 
-export interface ServingCert { cert: string; key: string }
+  /** Calls `listener` with every new certificate; returns the unsubscribe. */
+  onChange(listener: (tls: ServingTls) => void): () => void {
+    this.listeners.add(listener);
+    return () => { this.listeners.delete(listener); };
+  }
 
-/** A self-signed serving certificate for `name`, valid for `ip` and `name`, from now (less a minute of clock skew) for `days`. */
-export function selfSignedCert(name: string, ip: string, days: number, now = new Date()): ServingCert {
-  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const serial = randomBytes(16);
-  serial[0] = (serial[0]! & 0x7f) | 0x01; // positive and non-zero, as RFC 5280 asks
-  // subjectAltName: iPAddress [7] and dNSName [2], both IMPLICIT.
-  const altNames = sequence(tlv(0x87, ipBytes(ip)), tlv(0x82, Buffer.from(name, 'ascii')));
-  const tbs = sequence(
-    tlv(0xa0, integer(Buffer.from([2]))), // v3
-    integer(serial),
-    ecdsaWithSha256,
-    commonName(name),
-    sequence(time(new Date(now.getTime() - 60_000)), time(new Date(now.getTime() + days * 86_400_000))),
-    commonName(name),
-    publicKey.export({ type: 'spki', format: 'der' }),
-    tlv(0xa3, sequence(sequence(oid('2.5.29.17'), tlv(0x04, altNames)))),
-  );
-  const signature = sign('sha256', tbs, privateKey); // DER-encoded ECDSA signature
-  const der = sequence(tbs, ecdsaWithSha256, tlv(0x03, Buffer.from([0]), signature));
-  const base64 = der.toString('base64').match(/.{1,64}/g)!.join('\n');
-  return {
-    cert: `-----BEGIN CERTIFICATE-----\n${base64}\n-----END CERTIFICATE-----\n`,
-    key: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
-  };
+  private use(pem: string): void {
+    this.certPem = pem;
+    this.cert = new X509Certificate(pem);
+  }
+
+  /** Why `pem` is no serving certificate for this node, key and CA (a self-signed one from before, a lapsed one), or undefined. */
+  private unusable(pem: string): string | undefined {
+    let cert: X509Certificate;
+    try {
+      cert = new X509Certificate(pem);
+    } catch (err) {
+      return `not a certificate: ${(err as Error).message}`;
+    }
+    if (!cert.checkIssued(this.ca) || !cert.verify(this.ca.publicKey)) return 'not signed by the cluster CA';
+    if (!cert.checkPrivateKey(this.key)) return 'not for this agent\'s key';
+    if (!cert.subject.split('\n').includes(`CN=${servingCertSubject(this.o.nodeName)}`)) return `not for node ${this.o.nodeName} (${cert.subject})`;
+    if (Date.parse(cert.validTo) <= Date.now()) return `expired on ${cert.validTo}`;
+    return undefined;
+  }
 }

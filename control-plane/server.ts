@@ -1,6 +1,7 @@
 // `labkube server`: the control plane in one process: the store and the API server, and
 // (through the same HTTPS API any other client uses) the controllers.
 import { readFileSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -41,6 +42,8 @@ export interface RunningServer {
   caPem: string;
   adminToken: string;
   joinToken: string;
+  /** Read-only: lists, watches and reads logs (the dashboard link's token). */
+  viewerToken: string;
   close(): Promise<void>;
 }
 
@@ -57,11 +60,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     store, adminToken: data.adminToken, joinToken: data.joinToken, logger: options.logger,
     tls: { cert: certs.certPem, key: certs.keyPem },
     podLogSigningKeyPem: readFileSync(join(options.dataDir, 'ca.key'), 'utf8'),
+    caPem: certs.caPem,
     registry: {
       ...(options.serviceCidr !== undefined && { serviceCidr: options.serviceCidr }),
       ...(options.nodePortRange !== undefined && { nodePortRange: options.nodePortRange }),
     },
   });
+  app.authenticator.setViewerToken(data.viewerToken);
   await app.listen({ host: options.host, port: options.port, listenTextResolver: (address) => `API server listening at ${address.replace(/^http:/, 'https:')}` });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
@@ -75,15 +80,33 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     ...(options.clusterCidr !== undefined && { clusterCidr: options.clusterCidr }),
   });
   options.logger.info({ url, dataDir: options.dataDir, kubeconfig: data.kubeconfigPath }, 'control plane listening');
+  // The token rides in the fragment, which a browser never sends: it stays out of request lines and logs.
+  const dashboard = `https://${lanHost(options, localHost)}:${port}/ui/#token=${data.viewerToken}`;
+  options.logger.info({ dashboard }, `dashboard (read-only viewer): ${dashboard}`);
   return {
     app, url, kubeconfigPath: data.kubeconfigPath, caPem: certs.caPem, adminToken: data.adminToken, joinToken: data.joinToken,
+    viewerToken: data.viewerToken,
     async close() {
       const started = Date.now();
       await controllers.stop();
       const controllersMs = Date.now() - started;
-      await app.close();
+      const closing = app.close();
+      // An open watch (a dashboard tab, an agent) would hold close() until its timeout, up to
+      // 30 min: once the listener is closed, cut what is left; watchers resume from their revision.
+      const cut = setInterval(() => { if (!app.server.listening) app.server.closeAllConnections(); }, 20);
+      try { await closing; } finally { clearInterval(cut); }
       store.close();
       options.logger.info({ controllersMs, totalMs: Date.now() - started }, 'control plane stopped');
     },
   };
+}
+
+/**
+ * The address a laptop in the lab would type: the listen address when it is one, else the first
+ * LAN IPv4 address (on 0.0.0.0 the loopback in `url` is useless to anyone else).
+ */
+function lanHost(options: ServerOptions, localHost: string): string {
+  if (options.host !== '0.0.0.0' && options.host !== '::') return localHost.includes(':') ? `[${localHost}]` : localHost;
+  const lan = Object.values(networkInterfaces()).flat().find((i) => i && !i.internal && i.family === 'IPv4');
+  return lan?.address ?? localHost;
 }

@@ -4,7 +4,12 @@
 // Native modules stay outside the bundle: better-sqlite3 (server only; the agent never loads it)
 // and the optional native speed-ups of ssh2, which dockerode loads (cpu-features, *.node): ssh2
 // falls back to plain JS without them, and the agent never uses SSH to reach its local socket.
-import { build } from 'esbuild';
+// The dashboard's browser assets (control-plane/ui) are built first and put into the server's
+// bundle as one constant, so dist/labkube.mjs serves /ui/ with no other file beside it.
+import * as esbuild from 'esbuild';
+import { buildDashboardAssets } from '../control-plane/ui/build.mjs';
+
+const { build } = esbuild;
 
 const common = {
   bundle: true,
@@ -28,5 +33,11 @@ const common = {
   legalComments: 'none',
 };
 
-await build({ ...common, entryPoints: ['control-plane/main.ts'], outfile: 'dist/labkube.mjs' });
+const dashboard = await buildDashboardAssets(esbuild);
+await build({
+  ...common, entryPoints: ['control-plane/main.ts'], outfile: 'dist/labkube.mjs',
+  // ui.ts builds the assets itself only when this constant is missing (run from source with tsx).
+  define: { __LABKUBE_UI_ASSETS__: JSON.stringify(JSON.stringify(dashboard)) },
+  external: [...common.external, 'esbuild'],
+});
 await build({ ...common, entryPoints: ['agent/cli.ts'], outfile: 'dist/labkube-agent.mjs' });

@@ -165,6 +165,23 @@ else
   fi
 fi
 
+# The test clients besides kubectl: Debian's packaged Kubernetes Python client (its tests run
+# /usr/bin/python3) and Debian's Chromium (the dashboard's browser tests drive it with
+# playwright-core; no browser download works here). Installed once; skipped when present.
+ensure_test_clients() {
+  local need=()
+  /usr/bin/python3 -c 'import kubernetes' >/dev/null 2>&1 || need+=(python3-kubernetes)
+  command -v chromium >/dev/null 2>&1 || need+=(chromium)
+  [ "${#need[@]}" -eq 0 ] && return 0
+  log "installing ${need[*]} (apt-get)"
+  local alog=/var/log/labkube-apt.log
+  if ! { as_root apt-get update -qq && as_root apt-get install -y -qq --no-install-recommends "${need[@]}"; } >>"$alog" 2>&1; then
+    tail -n 15 "$alog" >&2
+    die "apt-get install ${need[*]} failed (log: $alog)"
+  fi
+}
+[ "${LABKUBE_SKIP_CLIENTS:-0}" = 1 ] || ensure_test_clients
+
 if [ "${LABKUBE_SKIP_IMAGES:-0}" != 1 ]; then
   bash "$HERE/build-images.sh"
 fi

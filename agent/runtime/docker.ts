@@ -11,6 +11,22 @@ const labelFilter = (labels: Record<string, string>) => Object.entries(labels).m
 const dockerTime = (t: string | undefined) => (t && !t.startsWith('0001-') ? t : undefined);
 const statusCode = (err: unknown) => (err as { statusCode?: number }).statusCode;
 
+// An engine call that never answers (a wedged daemon, a request lost on a busy socket) would hold
+// its pod's sync, and a start-queue slot, forever: thirty pods then wait on the one that never
+// comes back. Every short call has a deadline; two minutes is far beyond the slowest create or
+// start seen on a loaded 2-core machine (tens of seconds), so a merely slow engine is waited for.
+// Pulls, image loads, logs and event streams are long by nature and have none.
+const engineCallMs = 120_000;
+const deadline = (extraMs = 0) => ({ abortSignal: AbortSignal.timeout(engineCallMs + extraMs) });
+/** The same deadline for the few calls dockerode gives no abort signal to: the caller stops waiting. */
+function withDeadline<T>(call: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the engine did not answer ${what} within ${engineCallMs / 1000} s`)), engineCallMs);
+  });
+  return Promise.race([call, expired]).finally(() => clearTimeout(timer));
+}
+
 /** Reads a pull/load progress stream to its end, failing on the first error message in it. */
 function followProgress(modem: Docker['modem'], stream: NodeJS.ReadableStream): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -50,24 +66,24 @@ export class DockerRuntime implements ContainerRuntime, NetworkRuntime {
   }
 
   async version(): Promise<{ version: string; apiVersion: string }> {
-    const v = await this.docker.version();
+    const v = await withDeadline(this.docker.version(), 'a version request');
     return { version: v.Version, apiVersion: v.ApiVersion };
   }
 
   async listContainers(labels: Record<string, string>): Promise<ContainerInfo[]> {
-    const list = await this.docker.listContainers({ all: true, filters: { label: labelFilter(labels) } });
+    const list = await this.docker.listContainers({ all: true, filters: { label: labelFilter(labels) }, ...deadline() });
     const infos = await Promise.all(list.map((c) => this.inspectContainer(c.Id)));
     return infos.filter((c): c is ContainerInfo => c !== undefined);
   }
 
   async listContainerLabels(labels: Record<string, string>): Promise<Pick<ContainerInfo, 'id' | 'name' | 'labels'>[]> {
-    const list = await this.docker.listContainers({ all: true, filters: { label: labelFilter(labels) } });
+    const list = await this.docker.listContainers({ all: true, filters: { label: labelFilter(labels) }, ...deadline() });
     return list.map((c) => ({ id: c.Id, name: (c.Names?.[0] ?? '').replace(/^\//, ''), labels: c.Labels ?? {} }));
   }
 
   async inspectContainer(id: string): Promise<ContainerInfo | undefined> {
     try {
-      const c = await this.docker.getContainer(id).inspect();
+      const c = await this.docker.getContainer(id).inspect(deadline());
       const s = c.State;
       return {
         id: c.Id, name: c.Name.replace(/^\//, ''), labels: c.Config.Labels ?? {}, image: c.Config.Image, imageId: c.Image,
@@ -103,13 +119,14 @@ export class DockerRuntime implements ContainerRuntime, NetworkRuntime {
         ...(config.memoryBytes && { Memory: config.memoryBytes }),
         ...(config.nanoCpus && { NanoCpus: config.nanoCpus }),
       },
+      ...deadline(),
     });
     return container.id;
   }
 
   async startContainer(id: string): Promise<void> {
     try {
-      await this.docker.getContainer(id).start();
+      await this.docker.getContainer(id).start(deadline());
     } catch (err) {
       if (statusCode(err) !== 304) throw err; // already started
     }
@@ -117,7 +134,7 @@ export class DockerRuntime implements ContainerRuntime, NetworkRuntime {
 
   async stopContainer(id: string, graceSeconds: number): Promise<void> {
     try {
-      await this.docker.getContainer(id).stop({ t: graceSeconds });
+      await this.docker.getContainer(id).stop({ t: graceSeconds, ...deadline(graceSeconds * 1000) }); // the engine waits out the grace first
     } catch (err) {
       if (statusCode(err) !== 304 && statusCode(err) !== 404) throw err; // already stopped or gone
     }
@@ -125,7 +142,7 @@ export class DockerRuntime implements ContainerRuntime, NetworkRuntime {
 
   async removeContainer(id: string): Promise<void> {
     try {
-      await this.docker.getContainer(id).remove({ force: true, v: true });
+      await this.docker.getContainer(id).remove({ force: true, v: true, ...deadline() });
     } catch (err) {
       // 404: gone already; 409: removal already in progress.
       if (statusCode(err) !== 404 && statusCode(err) !== 409) throw err;
@@ -134,7 +151,7 @@ export class DockerRuntime implements ContainerRuntime, NetworkRuntime {
 
   async inspectNetwork(name: string): Promise<NetworkInfo | undefined> {
     try {
-      const n = await this.docker.getNetwork(name).inspect() as Docker.NetworkInspectInfo;
+      const n = await withDeadline(this.docker.getNetwork(name).inspect() as Promise<Docker.NetworkInspectInfo>, `an inspect of network ${name}`);
       // A name lookup also matches ID prefixes; only the exact name is ours.
       if (n.Name !== name) return undefined;
       const ipam = n.IPAM?.Config?.[0];
@@ -152,12 +169,13 @@ export class DockerRuntime implements ContainerRuntime, NetworkRuntime {
     await this.docker.createNetwork({
       Name: spec.name, Driver: 'bridge', CheckDuplicate: true, Options: spec.options, Labels: spec.labels,
       IPAM: { Driver: 'default', Config: [{ Subnet: spec.subnet, Gateway: spec.gateway }] },
+      ...deadline(),
     });
   }
 
   async removeNetwork(name: string): Promise<void> {
     try {
-      await this.docker.getNetwork(name).remove();
+      await this.docker.getNetwork(name).remove(deadline());
     } catch (err) {
       if (statusCode(err) !== 404) throw err;
     }
@@ -165,7 +183,7 @@ export class DockerRuntime implements ContainerRuntime, NetworkRuntime {
 
   async inspectImage(ref: string): Promise<ImageInfo | undefined> {
     try {
-      const i = await this.docker.getImage(ref).inspect();
+      const i = await withDeadline(this.docker.getImage(ref).inspect(), `an inspect of image ${ref}`);
       const variant = (i as { Variant?: string }).Variant; // in the Engine API since 1.40, missing from the typings
       return { id: i.Id, tags: i.RepoTags ?? [], sizeBytes: i.Size, os: i.Os, architecture: i.Architecture, ...(variant && { variant }) };
     } catch (err) {
@@ -175,7 +193,7 @@ export class DockerRuntime implements ContainerRuntime, NetworkRuntime {
   }
 
   async listImages(): Promise<ImageInfo[]> {
-    const list = await this.docker.listImages();
+    const list = await this.docker.listImages(deadline());
     const infos = await Promise.all(list.map((i) => this.inspectImage(i.Id)));
     return infos.filter((i): i is ImageInfo => i !== undefined);
   }

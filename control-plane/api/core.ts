@@ -174,18 +174,11 @@ export const Node = kindSchema({
     daemonEndpoints: Type.Optional(Type.Object({
       kubeletEndpoint: Type.Optional(Type.Object({ Port: Int32({ minimum: 0, maximum: 65535 }) })),
     })),
-    nodeInfo: Type.Optional(Type.Object({
-      architecture: Type.Optional(Type.String()),
-      operatingSystem: Type.Optional(Type.String()),
-      osImage: Type.Optional(Type.String()),
-      kernelVersion: Type.Optional(Type.String()),
-      containerRuntimeVersion: Type.Optional(Type.String()),
-      kubeletVersion: Type.Optional(Type.String()),
-      kubeProxyVersion: Type.Optional(Type.String()),
-      machineID: Type.Optional(Type.String()),
-      systemUUID: Type.Optional(Type.String()),
-      bootID: Type.Optional(Type.String()),
-    })),
+    // Every field is required in Kubernetes' NodeSystemInfo (the official clients' models refuse
+    // a Node without one), so a missing one is written as "", as Go's encoder would.
+    nodeInfo: Type.Optional(Type.Object(Object.fromEntries(['architecture', 'operatingSystem', 'osImage', 'kernelVersion',
+      'containerRuntimeVersion', 'kubeletVersion', 'kubeProxyVersion', 'machineID', 'systemUUID', 'bootID']
+      .map((f) => [f, Type.Optional(Type.String({ default: '' }))])))),
     images: Type.Optional(Type.Array(Type.Object({
       names: Type.Array(Type.String()),
       sizeBytes: Type.Optional(Int64({ minimum: 0 })),

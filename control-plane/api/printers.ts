@@ -342,9 +342,21 @@ const leaseColumns: PrinterColumn[] = [
   ageCol,
 ];
 
+// kubectl's columns for a PodDisruptionBudget: MIN AVAILABLE, MAX UNAVAILABLE, ALLOWED DISRUPTIONS.
+interface BudgetView { spec?: { minAvailable?: number | string; maxUnavailable?: number | string }; status?: { disruptionsAllowed?: number } }
+const budget = (o: KubeObject) => o as unknown as BudgetView;
+const budgetColumns: PrinterColumn[] = [
+  nameCol,
+  col('Min Available', (o) => String(budget(o).spec?.minAvailable ?? 'N/A'), { description: 'The minimum number of pods that must be available' }),
+  col('Max Unavailable', (o) => String(budget(o).spec?.maxUnavailable ?? 'N/A'), { description: 'The maximum number of pods that may be unavailable' }),
+  col('Allowed Disruptions', (o) => budget(o).status?.disruptionsAllowed ?? 0, { type: 'integer', description: 'Calculated number of pods that may be disrupted at this time' }),
+  ageCol,
+];
+
 const columnsByKind: Record<string, PrinterColumn[]> = {
   Pod: podColumns, Node: nodeColumns, Deployment: deploymentColumns, ReplicaSet: replicaSetColumns,
   Service: serviceColumns, Endpoints: endpointsColumns, EndpointSlice: endpointSliceColumns, Event: eventColumns, Namespace: namespaceColumns, Lease: leaseColumns,
+  PodDisruptionBudget: budgetColumns,
 };
 
 /** The columns of a kind; a kind without its own gets NAME and AGE. */

@@ -5,8 +5,9 @@ import { Endpoints, Event, Namespace, Node, Pod, Service } from './core.ts';
 import { Deployment, ReplicaSet } from './apps.ts';
 import { Lease } from './coordination.ts';
 import { EndpointSlice } from './discovery.ts';
+import { PodDisruptionBudget } from './policy.ts';
 
-export type Subresource = 'status' | 'scale' | 'binding' | 'log';
+export type Subresource = 'status' | 'scale' | 'binding' | 'log' | 'eviction';
 
 export interface ResourceType {
   group: string; // '' for the core group
@@ -32,7 +33,7 @@ function resource(r: Omit<ResourceType, 'singular' | 'storage' | 'hasSpec' | 'su
 export const resources: readonly ResourceType[] = [
   resource({ group: '', version: 'v1', kind: 'Namespace', plural: 'namespaces', namespaced: false, shortNames: ['ns'], schema: Namespace, subresources: ['status'] }),
   resource({ group: '', version: 'v1', kind: 'Node', plural: 'nodes', namespaced: false, shortNames: ['no'], schema: Node, subresources: ['status'] }),
-  resource({ group: '', version: 'v1', kind: 'Pod', plural: 'pods', namespaced: true, shortNames: ['po'], schema: Pod, subresources: ['status', 'binding', 'log'] }),
+  resource({ group: '', version: 'v1', kind: 'Pod', plural: 'pods', namespaced: true, shortNames: ['po'], schema: Pod, subresources: ['status', 'binding', 'log', 'eviction'] }),
   resource({ group: '', version: 'v1', kind: 'Service', plural: 'services', namespaced: true, shortNames: ['svc'], schema: Service, subresources: ['status'] }),
   resource({ group: '', version: 'v1', kind: 'Endpoints', plural: 'endpoints', namespaced: true, shortNames: ['ep'], schema: Endpoints, hasSpec: false }),
   resource({ group: '', version: 'v1', kind: 'Event', plural: 'events', namespaced: true, shortNames: ['ev'], schema: Event, hasSpec: false }),
@@ -40,6 +41,7 @@ export const resources: readonly ResourceType[] = [
   resource({ group: 'apps', version: 'v1', kind: 'Deployment', plural: 'deployments', namespaced: true, shortNames: ['deploy'], schema: Deployment, subresources: ['status', 'scale'] }),
   // Kubernetes gives EndpointSlices no short name.
   resource({ group: 'discovery.k8s.io', version: 'v1', kind: 'EndpointSlice', plural: 'endpointslices', namespaced: true, shortNames: [], schema: EndpointSlice, hasSpec: false }),
+  resource({ group: 'policy', version: 'v1', kind: 'PodDisruptionBudget', plural: 'poddisruptionbudgets', namespaced: true, shortNames: ['pdb'], schema: PodDisruptionBudget, subresources: ['status'] }),
   resource({ group: 'coordination.k8s.io', version: 'v1', kind: 'Lease', plural: 'leases', namespaced: true, shortNames: [], schema: Lease, storage: 'memory' }),
 ];
 

@@ -11,6 +11,7 @@ import { fromLabelSelector, matches } from './labels.ts';
 import type { Container, Node, PodSpec, ServiceSpec, Toleration } from './core.ts';
 import type { Deployment } from './apps.ts';
 import type { Lease } from './coordination.ts';
+import type { PodDisruptionBudget } from './policy.ts';
 import { ObjectMeta, type LabelSelector } from './meta.ts';
 import { imageReferenceError } from './image-reference.ts';
 import { isIPv4, isIPv4Cidr } from './ip.ts';
@@ -279,6 +280,7 @@ function semanticErrors(resource: ResourceType, obj: KubeObject): StatusCause[] 
     case 'Service': serviceErrors(spec as ServiceSpec, invalid); break;
     case 'Node': nodeErrors(obj as unknown as Node, invalid); break;
     case 'Lease': leaseErrors(spec as Lease['spec'], invalid); break;
+    case 'PodDisruptionBudget': budgetErrors(spec as PodDisruptionBudget['spec'], invalid); break;
     default: break;
   }
   return causes;
@@ -373,6 +375,21 @@ function intOrPercentError(value: number | string): string | undefined {
   if (!m) return 'a valid percent string must be a numeric string followed by an ending \'%\' (e.g. \'1%\',  or \'93%\')';
   return undefined;
 }
+/** ValidatePodDisruptionBudgetSpec: one of minAvailable and maxUnavailable, each a count or a percentage up to 100%. */
+function budgetErrors(spec: PodDisruptionBudget['spec'], invalid: Invalid): void {
+  if (!spec) return;
+  if (spec.minAvailable !== undefined && spec.maxUnavailable !== undefined) {
+    invalid('spec.minAvailable', 'Invalid value: minAvailable and maxUnavailable cannot be both set');
+  }
+  for (const [field, value] of [['minAvailable', spec.minAvailable], ['maxUnavailable', spec.maxUnavailable]] as const) {
+    if (value === undefined) continue;
+    const err = intOrPercentError(value);
+    if (err) invalid(`spec.${field}`, `Invalid value: ${JSON.stringify(value)}: ${err}`);
+    else if (typeof value === 'string' && Number(percent.exec(value)![1]) > 100) invalid(`spec.${field}`, `Invalid value: "${value}": must be no greater than 100%`);
+  }
+  if (spec.selector) labelErrors(spec.selector.matchLabels, 'spec.selector.matchLabels', invalid);
+}
+
 const isZero = (v: number | string | undefined) => v !== undefined && (v === 0 || (typeof v === 'string' && /^0+%$/.test(v)));
 
 function strategyErrors(strategy: Deployment['spec']['strategy'], invalid: Invalid): void {

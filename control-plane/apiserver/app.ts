@@ -7,7 +7,7 @@ import type { Duplex } from 'node:stream';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import {
-  ApiError, BadRequestError, ConflictError, ForbiddenError, GoneError, HeadersTooLargeError, InternalError, InvalidError, MethodNotAllowedError, NotFoundError,
+  ApiError, BadRequestError, GoneError, HeadersTooLargeError, InternalError, InvalidError, MethodNotAllowedError, NotFoundError,
   RequestTimeoutError, TooLargeError, UnsupportedMediaTypeError,
 } from '../api/errors.ts';
 import { parseFieldSelector } from '../api/fields.ts';
@@ -16,7 +16,7 @@ import type { KubeObject } from '../api/meta.ts';
 import { resourceFor, type ResourceType } from '../api/resources.ts';
 import { isValidName } from '../api/validation.ts';
 import type { Store } from '../store/types.ts';
-import { Authenticator, admit, authorize, authorizeRoute, needsAdmission, type User } from './auth.ts';
+import { Authenticator, admit, authorize, authorizeRoute, needsAdmission, publicRoutes, type User } from './auth.ts';
 import { parseBody, patchTypeOf } from './body.ts';
 import { apiGroup, apiGroupList, apiResourceList, apiVersions, versionInfo } from './discovery.ts';
 import { ApiMetrics } from './metrics.ts';
@@ -27,6 +27,13 @@ import { serveWatch, type WatchSettings } from './watch.ts';
 import { toTable, wantsTable, type IncludeObject } from './tables.ts';
 import { registerPodLogRoute } from './pod-logs.ts';
 import { registerOpenApi } from './openapi.ts';
+import { registerOpenApiV2 } from './openapi-v2.ts';
+import { registerAccessReviews } from './access-review.ts';
+import { evict } from './eviction.ts';
+import { kubeProtobufType } from './kube-protobuf.ts';
+import { registerJoinRoute } from './join.ts';
+import { registerMetricsApi } from './metrics-api.ts';
+import { registerDashboard } from './ui.ts';
 
 export interface ApiServerOptions {
   store: Store;
@@ -43,6 +50,8 @@ export interface ApiServerOptions {
   clock?: () => Date;
   /** PEM of the CA private key: signs the short-lived tokens the API server presents to agents for pod logs. */
   podLogSigningKeyPem?: string;
+  /** PEM of the cluster CA certificate: with podLogSigningKeyPem, signs nodes' serving certificates at join and verifies them when proxying. */
+  caPem?: string;
   /** Service CIDR and NodePort range (registry.ts). */
   registry?: RegistryOptions;
 }
@@ -71,8 +80,6 @@ const defaultWatchSettings: WatchSettings = {
   maxBufferedBytes: 16 * 1024 * 1024,
 };
 
-const unauthenticatedRoutes = new Set(['/healthz', '/readyz', '/livez', '/version']);
-const nodes = resourceFor('', 'nodes')!;
 
 /**
  * Errors the HTTP parser raises before any route runs (a header block past Node's 16 KiB, a
@@ -153,12 +160,14 @@ export async function buildApiServer(options: ApiServerOptions): Promise<Fastify
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
+  // Bytes, not text: only the routes that read protobuf (access-review.ts) accept it; parseBody refuses it with a 415.
+  app.addContentTypeParser(kubeProtobufType, { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
   // Decided on the matched route, not the raw URL: `/metric%73` routes to /metrics too. The body
   // is not read yet: a join token sending 3 MiB to a resource path is refused before it is.
   app.addHook('onRequest', async (req) => {
     const route = req.routeOptions.url;
-    if (route !== undefined && unauthenticatedRoutes.has(route)) return;
+    if (route !== undefined && publicRoutes.has(route)) return;
     req.user = authenticator.authenticate(req.headers.authorization);
     authorizeRoute(req.user, route);
   });
@@ -201,29 +210,17 @@ export async function buildApiServer(options: ApiServerOptions): Promise<Fastify
   app.get('/api/v1', async () => discovery('', 'v1'));
   app.get<{ Params: { group: string; version: string } }>('/apis/:group/:version', async (req) => discovery(req.params.group, req.params.version));
   registerOpenApi(app);
+  registerOpenApiV2(app);
 
-  // Joining (see auth.ts for the rules): the join token for a new name, the node's own
-  // credential to rotate it, the admin to reset a node.
-  app.post('/labkube/v1/join', async (req, reply) => {
-    const user = req.user!;
-    const body = parseBody(req.headers['content-type'], req.body as string | undefined) as { nodeName?: unknown; currentToken?: unknown } | undefined;
-    const nodeName = body?.nodeName;
-    if (typeof nodeName !== 'string' || !isValidName('Node', nodeName)) {
-      throw new BadRequestError('nodeName must be a lowercase RFC 1123 subdomain');
-    }
-    if (user.kind === 'node' && user.nodeName !== nodeName) {
-      throw new ForbiddenError(`node "${user.nodeName}" may only renew its own credential, not that of "${nodeName}"`);
-    }
-    const proven = typeof body?.currentToken === 'string' && authenticator.isCredentialOf(nodeName, body.currentToken);
-    if (user.kind === 'joiner' && !proven && authenticator.hasCredential(nodeName) && registry.store.get(keyFor(nodes, undefined, nodeName))) {
-      throw new ConflictError(`node "${nodeName}" is already registered and holds a credential: a board joins again with its ` +
-        `current credential, or, if it lost it, after an admin deletes the Node (kubectl delete node ${nodeName})`);
-    }
-    return reply.code(201).send({ nodeName, token: authenticator.issueNodeToken(nodeName) });
+  registerJoinRoute(app, {
+    ...(options.caPem && options.podLogSigningKeyPem && { clusterCa: { certPem: options.caPem, keyPem: options.podLogSigningKeyPem } }),
   });
+  registerMetricsApi(app);
+  registerDashboard(app);
+  registerAccessReviews(app);
 
   // Registered before the /api/v1/* wildcard so the router prefers it.
-  if (options.podLogSigningKeyPem) registerPodLogRoute(app, { signingKeyPem: options.podLogSigningKeyPem });
+  if (options.podLogSigningKeyPem) registerPodLogRoute(app, { signingKeyPem: options.podLogSigningKeyPem, caPem: options.caPem });
   const handle = (req: FastifyRequest, reply: FastifyReply) => serveResource(app, req, reply, watchSettings);
   for (const prefix of ['/api/v1/*', '/apis/:group/:version/*']) {
     app.route({ method: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'], url: prefix, handler: handle });
@@ -317,8 +314,9 @@ async function serveResource(app: FastifyInstance, req: FastifyRequest, reply: F
       return reply;
     }
     case 'create':
-      if (info.subresource === 'binding') {
-        registry.bind(ns!, info.name!, body);
+      if (info.subresource === 'binding' || info.subresource === 'eviction') {
+        if (info.subresource === 'binding') registry.bind(ns!, info.name!, body);
+        else evict(registry, ns!, info.name!, body);
         return reply.code(201).send({ apiVersion: 'v1', kind: 'Status', metadata: {}, status: 'Success', code: 201 });
       }
       if (info.name) throw new NotFoundError('the server could not find the requested resource');
@@ -356,10 +354,11 @@ function checkScope(r: ResourceType, info: RequestInfo): void {
   const allowedSub = info.subresource === undefined || r.subresources.includes(info.subresource as never) ||
     (r.kind === 'Namespace' && info.subresource === 'finalize');
   if (!allowedSub) throw missing();
-  if (info.subresource === 'binding' && info.verb !== 'create') throw missing();
+  const createOnly = info.subresource === 'binding' || info.subresource === 'eviction';
+  if (createOnly && info.verb !== 'create') throw missing();
   // pods/log has its own route (pod-logs.ts), which proxies to the node's agent.
   if (info.subresource === 'log') throw missing();
-  if (info.subresource && info.subresource !== 'binding' && !['get', 'update', 'patch'].includes(info.verb)) throw missing();
+  if (info.subresource && !createOnly && !['get', 'update', 'patch'].includes(info.verb)) throw missing();
   if (info.namespace !== undefined && !isValidName('Namespace', info.namespace)) {
     throw new BadRequestError(`invalid namespace "${info.namespace}" in the request path`);
   }

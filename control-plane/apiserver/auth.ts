@@ -5,6 +5,10 @@
 //    nothing else: not discovery, not /openapi, not /metrics.
 //  - A node credential may do what Kubernetes' Node authorizer and NodeRestriction admission
 //    plugin let a kubelet do. Anything else is 403.
+//  - The viewer token (DATA_DIR/viewer-token), for the dashboard on a projector or a student's
+//    laptop, may get, list and watch every resource and read pods/log, and nothing else: no
+//    write, no join, no /metrics, no Secret once labkube has them. The page hides the admin's
+//    buttons, but this authorizer is what refuses a viewer's write.
 //
 // Joining (app.ts, the join route), against takeover:
 //  - A name whose Node exists and which holds a credential is taken: the join token gets 409.
@@ -49,6 +53,7 @@ import type { RequestInfo } from './request-info.ts';
 export type User =
   | { kind: 'admin'; name: 'admin' }
   | { kind: 'joiner'; name: 'system:bootstrap' }
+  | { kind: 'viewer'; name: 'labkube:viewer' }
   | { kind: 'node'; name: string; nodeName: string };
 
 const credentialPrefix = '/labkube.io/nodecredentials/';
@@ -69,6 +74,7 @@ export class Authenticator {
   /** token hash -> node name, loaded from the store once and kept in step with joins. */
   private readonly nodeTokens = new Map<string, string>();
   private readonly stopWatching: Unsubscribe;
+  private viewerToken?: string;
 
   constructor(private readonly store: Store, private readonly adminToken: string, private readonly joinToken: string) {
     for (const cred of store.list(credentialPrefix).items) {
@@ -85,10 +91,14 @@ export class Authenticator {
     const token = m[1]!;
     if (sameSecret(token, this.adminToken)) return { kind: 'admin', name: 'admin' };
     if (sameSecret(token, this.joinToken)) return { kind: 'joiner', name: 'system:bootstrap' };
+    if (this.viewerToken !== undefined && sameSecret(token, this.viewerToken)) return { kind: 'viewer', name: 'labkube:viewer' };
     const nodeName = this.nodeTokens.get(sha256(token));
     if (nodeName) return { kind: 'node', name: `system:node:${nodeName}`, nodeName };
     throw new UnauthorizedError();
   }
+
+  /** Accepts `token` as the read-only viewer's (server.ts passes DATA_DIR/viewer-token). */
+  setViewerToken(token: string): void { this.viewerToken = token; }
 
   hasCredential(nodeName: string): boolean {
     return this.store.get(credentialPrefix + nodeName) !== undefined;
@@ -127,6 +137,13 @@ export class Authenticator {
   close(): void { this.stopWatching(); }
 }
 
+/**
+ * Routes anyone may reach without a token: the probes, the version, and the dashboard's static
+ * files (control-plane/apiserver/ui.ts). The page holds no data; it asks for a token and sends it
+ * to the API like any client.
+ */
+export const publicRoutes: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/livez', '/version', '/ui', '/ui/', '/ui/:asset']);
+
 const joinRoute = '/labkube/v1/join';
 /** Routes that answer from their own checks: the resource API (authorize below), pod logs (admin only). */
 const adminOnlyRoutes = new Set(['/metrics']);
@@ -138,8 +155,10 @@ const adminOnlyRoutes = new Set(['/metrics']);
  * system:discovery is to every authenticated user but the join token.
  */
 export function authorizeRoute(user: User, route: string | undefined): void {
-  if (user.kind === 'admin' || route === joinRoute) return;
+  if (user.kind === 'admin') return;
   const path = route ?? 'this path';
+  if (user.kind === 'viewer' && route === joinRoute) throw new ForbiddenError(`forbidden: User "${user.name}" cannot access ${path}: the viewer token only reads`);
+  if (route === joinRoute) return;
   if (user.kind === 'joiner') throw new ForbiddenError(`forbidden: User "${user.name}" cannot access ${path}: the join token may only join`);
   if (route !== undefined && adminOnlyRoutes.has(route)) throw new ForbiddenError(`forbidden: User "${user.name}" cannot get path "${route}"`);
 }
@@ -148,6 +167,8 @@ const readVerbs = new Set(['get', 'list', 'watch']);
 /** group/resource a node may read cluster-wide. */
 const nodeReadable = new Set(['/nodes', '/pods', '/services', '/endpoints', '/namespaces',
   'discovery.k8s.io/endpointslices', 'coordination.k8s.io/leases']);
+/** What the viewer may not even read: a dashboard link on a projector must not show a secret. */
+const viewerHidden = new Set(['/secrets']);
 const nodeLeaseNamespace = 'kube-node-lease';
 /** The namespace a kubelet puts its Node's Events in (an Event about a cluster-scoped object). */
 const nodeEventNamespace = 'default';
@@ -169,6 +190,10 @@ function forbidden(user: User, info: RequestInfo, why?: string): ForbiddenError 
 export function authorize(user: User, info: RequestInfo, current: () => KubeObject | undefined): void {
   if (user.kind === 'admin') return;
   if (user.kind === 'joiner') throw forbidden(user, info);
+  if (user.kind === 'viewer') {
+    if (readVerbs.has(info.verb) && !viewerHidden.has(`${info.group}/${info.resource}`)) return;
+    throw forbidden(user, info, 'the viewer token only reads');
+  }
   const node = user.nodeName;
   const groupResource = `${info.group}/${info.resource}`;
   if (readVerbs.has(info.verb)) {
@@ -195,6 +220,12 @@ export function authorize(user: User, info: RequestInfo, current: () => KubeObje
       break;
   }
   throw forbidden(user, info);
+}
+
+/** pods/log: the admin's and the viewer's (the dashboard's log panel); not a node's or the join token's. */
+export function authorizePodLog(user: User | undefined, namespace: string, name: string): void {
+  if (user?.kind === 'admin' || user?.kind === 'viewer') return;
+  throw new ForbiddenError(`pods "${name}" is forbidden: User "${user?.name}" cannot get resource "pods/log" in API group "" in the namespace "${namespace}"`);
 }
 
 /** Whether the request writes an object whose content `admit` must see (for a patch: its result). */

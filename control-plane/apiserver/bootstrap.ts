@@ -1,5 +1,6 @@
-// First-start setup of a data directory: the admin and join tokens (mode 0600) and a kubeconfig
-// that both labctl and stock kubectl can use as it is. Later starts reuse what is there.
+// First-start setup of a data directory: the admin, join and viewer tokens (mode 0600) and a
+// kubeconfig that both labctl and stock kubectl can use as it is. Later starts reuse what is there.
+// The viewer token only reads (auth.ts): it is the one to put in the dashboard link on a projector.
 //
 // Modes are set at every start, not only at creation: the directory holds the store (every
 // object and the node credentials' hashes), the tokens and the CA key, so it is 0700 and the
@@ -10,7 +11,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { newToken } from './auth.ts';
 
-export interface DataDir { adminToken: string; joinToken: string; kubeconfigPath: string; databasePath: string }
+export interface DataDir { adminToken: string; joinToken: string; viewerToken: string; kubeconfigPath: string; databasePath: string }
 
 /** Owner-only access for a file that holds a secret. */
 export const privateFileMode = 0o600;
@@ -42,7 +43,8 @@ export function prepareDataDir(dir: string): DataDir {
   chmodSync(dir, privateDirMode);
   const adminToken = tokenFile(join(dir, 'admin-token'));
   const joinToken = tokenFile(join(dir, 'join-token'));
-  return { adminToken, joinToken, kubeconfigPath: join(dir, 'kubeconfig'), databasePath: join(dir, 'state.db') };
+  const viewerToken = tokenFile(join(dir, 'viewer-token'));
+  return { adminToken, joinToken, viewerToken, kubeconfigPath: join(dir, 'kubeconfig'), databasePath: join(dir, 'state.db') };
 }
 
 /** Rewritten each start: the address may have changed; the token and CA have not. */

@@ -12,11 +12,23 @@ import * as x509 from '@peculiar/x509';
 x509.cryptoProvider.set(webcrypto as unknown as Crypto);
 
 export interface ServingCerts { caPem: string; certPem: string; keyPem: string }
+/** The cluster CA as the API server holds it: the certificate, and the key that signs with it. */
+export interface ClusterCa { certPem: string; keyPem: string }
 
 const algorithm = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
 // A lab CA outlives many boards; ten years matches k3s's CA. Serving certs are reissued at start.
 const caYears = 10;
 const certYears = 1;
+// Every certificate made here starts an hour before it is made. A board without a real-time clock
+// (a Raspberry Pi) can run minutes behind until NTP answers, and TLS refuses a certificate that
+// is "not yet valid": the API server's own, reissued at each start, and a node's serving
+// certificate. A certificate is of no use before it exists, so the backdate costs nothing; an
+// hour is six times the 10 minutes of skew labkube promises to tolerate.
+export const notBeforeBackdateMs = 60 * 60_000;
+// A node's serving certificate lasts 90 days and the agent renews it after two thirds of that
+// (agent/serving-cert.ts): a board that is off for a month still comes back with a valid one,
+// and a stolen key is useless within a season even if nobody revokes the node.
+export const nodeServingCertDays = 90;
 
 function yearsFromNow(years: number): Date {
   const d = new Date();
@@ -42,7 +54,7 @@ export function localNames(extra: string[] = []): string[] {
 async function newCa(): Promise<{ cert: x509.X509Certificate; keys: CryptoKeyPair }> {
   const keys = await webcrypto.subtle.generateKey(algorithm, true, ['sign', 'verify']) as CryptoKeyPair;
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: '01', name: 'CN=labkube-ca', notBefore: new Date(Date.now() - 60_000), notAfter: yearsFromNow(caYears),
+    serialNumber: '01', name: 'CN=labkube-ca', notBefore: new Date(Date.now() - notBeforeBackdateMs), notAfter: yearsFromNow(caYears),
     keys, signingAlgorithm: algorithm,
     extensions: [
       new x509.BasicConstraintsExtension(true, undefined, true),
@@ -75,7 +87,7 @@ export async function ensureServingCerts(dataDir: string, names: string[]): Prom
   const isIp = (n: string) => /^[\d.]+$/.test(n) || n.includes(':');
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: Date.now().toString(16), subject: 'CN=labkube-apiserver', issuer: caName,
-    notBefore: new Date(Date.now() - 60_000), notAfter: yearsFromNow(certYears),
+    notBefore: new Date(Date.now() - notBeforeBackdateMs), notAfter: yearsFromNow(certYears),
     signingKey: caKey, publicKey: keys.publicKey, signingAlgorithm: algorithm,
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
@@ -86,3 +98,52 @@ export async function ensureServingCerts(dataDir: string, names: string[]): Prom
   });
   return { caPem, certPem: cert.toString('pem'), keyPem: await exportKey(keys.privateKey) };
 }
+
+/** A random positive 128-bit serial, as RFC 5280 asks (and the CA/B forum's 64 bits of entropy). */
+function randomSerial(): string {
+  const bytes = webcrypto.getRandomValues(new Uint8Array(16));
+  bytes[0] = (bytes[0]! & 0x7f) | 0x01;
+  return Buffer.from(bytes).toString('hex');
+}
+
+export interface IssuedCert { pem: string; serial: string; /** SHA-256 of the DER, hex, lower case. */ fingerprint: string; notAfter: Date }
+
+/**
+ * Signs a node's serving certificate from its CSR (already checked by node-certs.ts): the CSR's
+ * subject, key and subjectAltNames, for serverAuth only, from an hour ago for
+ * `nodeServingCertDays`.
+ */
+export async function signServingCert(ca: ClusterCa, csr: x509.Pkcs10CertificateRequest, now = new Date()): Promise<IssuedCert> {
+  const caCert = new x509.X509Certificate(ca.certPem);
+  const publicKey = csr.publicKey;
+  const san = csrAltNames(csr);
+  const ecdsa = publicKey.algorithm.name === 'ECDSA';
+  // The authority key id names the CA's own subject key id; a CA made here has none, and then
+  // the issuer name alone links the chain (a computed id could disagree with a CA made elsewhere).
+  const caKeyId = caCert.getExtension(x509.SubjectKeyIdentifierExtension)?.keyId;
+  const notAfter = new Date(now.getTime() + nodeServingCertDays * 86_400_000);
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: randomSerial(), subject: csr.subject, issuer: caCert.subject,
+    notBefore: new Date(now.getTime() - notBeforeBackdateMs), notAfter,
+    signingKey: await importKey(ca.keyPem), publicKey, signingAlgorithm: algorithm,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      // An RSA key is used for key exchange too in TLS 1.2 suites without forward secrecy; ECDSA only signs.
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | (ecdsa ? 0 : x509.KeyUsageFlags.keyEncipherment), true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+      ...(caKeyId ? [new x509.AuthorityKeyIdentifierExtension(caKeyId)] : []),
+      await x509.SubjectKeyIdentifierExtension.create(publicKey),
+      ...(san.length ? [new x509.SubjectAlternativeNameExtension(san)] : []),
+    ],
+  });
+  const fingerprint = Buffer.from(await cert.getThumbprint('SHA-256')).toString('hex');
+  return { pem: cert.toString('pem'), serial: cert.serialNumber, fingerprint, notAfter };
+}
+
+/** The subjectAltNames a CSR asks for (its extensionRequest attribute). */
+export function csrAltNames(csr: x509.Pkcs10CertificateRequest): x509.JsonGeneralNames {
+  const ext = csr.getExtension('2.5.29.17'); // id-ce-subjectAltName
+  return ext ? new x509.SubjectAlternativeNameExtension(ext.rawData).names.toJSON() : [];
+}
+
+export { x509 };

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { TSchema } from '@sinclair/typebox';
 import { NotFoundError } from '../api/errors.ts';
+import { fieldDescription, kindDescription } from '../api/descriptions.ts';
 import { apiVersionOf, resources, type ResourceType } from '../api/resources.ts';
 import { kubernetesVersion } from './discovery.ts';
 import { mergeKeyFor, mergedPrimitiveLists } from './patch.ts';
@@ -65,6 +66,22 @@ function withCommon(from: Schema, out: Schema, nullable: boolean): Schema {
   }
   if (nullable) out.nullable = true;
   return out;
+}
+
+/** Adds the descriptions of api/descriptions.ts to a kind's schema, for `kubectl explain`. */
+function describe(schema: Schema, kind: string, path = ''): Schema {
+  if (!path) {
+    const text = kindDescription(kind);
+    if (text) schema.description = text;
+  }
+  const target = schema.type === 'array' ? schema.items as Schema : schema;
+  for (const [key, child] of Object.entries((target?.properties ?? {}) as Record<string, Schema>)) {
+    const childPath = path ? `${path}.${key}` : key;
+    const text = fieldDescription(kind, childPath);
+    if (text && child.description === undefined) child.description = text;
+    describe(child, kind, childPath);
+  }
+  return schema;
 }
 
 const schemaName = (r: ResourceType) =>
@@ -131,7 +148,7 @@ export function openApiDocument(group: string, version: string): Schema | undefi
     paths: Object.assign({}, ...list.map(pathsFor)),
     components: {
       schemas: Object.fromEntries(list.map((r) => [schemaName(r), {
-        ...toOpenApiSchema(r.schema),
+        ...describe(toOpenApiSchema(r.schema), r.kind),
         'x-kubernetes-group-version-kind': [gvk(r)],
       }])),
     },

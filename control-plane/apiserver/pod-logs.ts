@@ -2,51 +2,51 @@
 // agent the pod is bound to, as kube-apiserver proxies to the kubelet. It finds the agent from
 // the Node (InternalIP, daemonEndpoints.kubeletEndpoint.Port) and presents a short-lived token
 // signed with the cluster CA key (agent/log-token.ts); the agent checks it against its CA
-// certificate. Only the admin may read logs: a node credential may not (auth.ts).
-import https from 'node:https';
-import type { IncomingMessage } from 'node:http';
+// certificate. The agent's certificate is checked in turn (agent-dial.ts): signed by the cluster
+// CA for this node and this address, so the token goes to no one else. Only the admin may read
+// logs: a node credential may not (auth.ts).
+import { authorizePodLog } from './auth.ts';
 import { createPrivateKey } from 'node:crypto';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { defaultLogTokenTtlSeconds, signLogToken } from '../../agent/log-token.ts';
-import { ApiError, BadRequestError, ForbiddenError, InvalidError, ServiceUnavailableError } from '../api/errors.ts';
+import { ApiError, BadRequestError, InvalidError, ServiceUnavailableError } from '../api/errors.ts';
 import type { Node, Pod } from '../api/core.ts';
 import type { Status } from '../api/meta.ts';
 import { resourceFor } from '../api/resources.ts';
+import { agentEndpoint, fetchFromAgent, type AgentEndpoint, type AgentTrust } from './agent-dial.ts';
 import { boolParam, intParam, param, type Query } from './query.ts';
 
 const pods = resourceFor('', 'pods')!;
 const nodes = resourceFor('', 'nodes')!;
-// The kubelet's port, used when a Node does not report one.
-const defaultKubeletPort = 10250;
 
 export interface PodLogRouteOptions {
   /** PEM of the cluster CA's private key (DATA_DIR/ca.key). */
   signingKeyPem: string;
+  /** PEM of the cluster CA certificate: agents' serving certificates must chain to it. Without it no agent is trusted (503). */
+  caPem?: string;
   tokenTtlSeconds?: number;
 }
 
 export function registerPodLogRoute(app: FastifyInstance, options: PodLogRouteOptions): void {
   const key = createPrivateKey(options.signingKeyPem);
   const ttl = options.tokenTtlSeconds ?? defaultLogTokenTtlSeconds;
+  const trust: AgentTrust | undefined = options.caPem ? { caPem: options.caPem, store: app.registry.store } : undefined;
   app.get<{ Params: { namespace: string; name: string }; Querystring: Query }>(
     '/api/v1/namespaces/:namespace/pods/:name/log',
     async (req, reply) => {
-      if (req.user?.kind !== 'admin') {
-        throw new ForbiddenError(`pods "${req.params.name}" is forbidden: User "${req.user?.name}" cannot get resource "pods/log" in API group "" in the namespace "${req.params.namespace}"`);
-      }
+      authorizePodLog(req.user, req.params.namespace, req.params.name);
       const { namespace, name } = req.params;
       const query = logOptions(req.query, name);
       const pod = app.registry.get(pods, namespace, name) as unknown as Pod;
       const container = pickContainer(pod, param(req.query, 'container'));
       const nodeName = pod.spec.nodeName;
       if (!nodeName) throw new BadRequestError(`pod ${name} does not have a host assigned`);
-      const node = app.registry.get(nodes, undefined, nodeName) as unknown as Node;
-      const ip = node.status?.addresses?.find((a) => a.type === 'InternalIP')?.address;
-      if (!ip) throw new ServiceUnavailableError(`node "${nodeName}" reports no InternalIP`);
-      const port = node.status?.daemonEndpoints?.kubeletEndpoint?.Port ?? defaultKubeletPort;
-      const token = signLogToken(key, { node: nodeName, namespace, pod: name, exp: Math.floor(Date.now() / 1000) + ttl });
+      const endpoint = agentEndpoint(app.registry.get(nodes, undefined, nodeName) as unknown as Node);
+      if (!trust) throw new ServiceUnavailableError('this API server has no cluster CA certificate to verify agents with');
+      const now = Math.floor(Date.now() / 1000);
+      const token = signLogToken(key, { node: nodeName, namespace, pod: name, iat: now, exp: now + ttl });
       const path = `/containerLogs/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}/${encodeURIComponent(container)}?${query}`;
-      return proxy(req, reply, { host: ip, port, path, token, nodeName });
+      return proxy(reply, trust, endpoint, { path, token });
     },
   );
 }
@@ -82,20 +82,12 @@ function pickContainer(pod: Pod, requested: string | undefined): string {
   throw new BadRequestError(`a container name must be specified for pod ${pod.metadata.name}, choose one of: [${names.join(' ')}]`);
 }
 
-async function proxy(req: FastifyRequest, reply: FastifyReply,
-  target: { host: string; port: number; path: string; token: string; nodeName: string }): Promise<FastifyReply> {
-  const upstream = await new Promise<IncomingMessage>((resolve, reject) => {
-    const out = https.request({
-      host: target.host, port: target.port, path: target.path, method: 'GET',
-      headers: { Authorization: `Bearer ${target.token}` },
-      // The agent serves a self-signed certificate (as a kubelet does by default, and as
-      // kube-apiserver accepts without --kubelet-certificate-authority). TLS keeps log lines
-      // private on the wire; the token is what authenticates, and it is bound to this pod.
-      rejectUnauthorized: false,
-    }, resolve);
-    out.on('error', (err) => reject(new ServiceUnavailableError(`cannot reach the agent on node "${target.nodeName}" at ${target.host}:${target.port}: ${(err as NodeJS.ErrnoException).code ?? err.message}`)));
-    reply.raw.on('close', () => out.destroy());
-    out.end();
+async function proxy(reply: FastifyReply, trust: AgentTrust, endpoint: AgentEndpoint,
+  target: { path: string; token: string }): Promise<FastifyReply> {
+  const gone = new AbortController();
+  reply.raw.on('close', () => gone.abort());
+  const upstream = await fetchFromAgent(trust, endpoint, {
+    method: 'GET', path: target.path, headers: { Authorization: `Bearer ${target.token}` }, signal: gone.signal,
   });
   if (upstream.statusCode !== 200) {
     let text = '';

@@ -54,7 +54,7 @@ export const prefixFor = (r: ResourceType, namespace?: string): string =>
 export class Registry {
   readonly services: ServiceAllocator;
 
-  constructor(readonly store: Store, private readonly clock: () => Date = () => new Date(), options: RegistryOptions = {}) {
+  constructor(readonly store: Store, readonly clock: () => Date = () => new Date(), options: RegistryOptions = {}) {
     this.services = new ServiceAllocator(store, options);
   }
 

@@ -69,7 +69,7 @@ export class Informer<T extends KubeObject = KubeObject> {
     let backoff = initialBackoffMs;
     while (!this.abort.signal.aborted) {
       try {
-        if (this.revision === undefined) await this.relist();
+        if (this.revision === undefined) { await this.relist(); backoff = initialBackoffMs; } // a good list is a good connection
         await this.watchOnce();
         backoff = initialBackoffMs; // the stream ended normally (timeout): resume at once
       } catch (err) {

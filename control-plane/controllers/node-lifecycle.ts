@@ -10,6 +10,10 @@
 //  - Pods bound to a node that no longer exists are force-deleted (pod GC).
 // Heartbeats are observed with this controller's clock, never compared with the agent's: a
 // Raspberry Pi without a real-time clock may be hours off.
+// Before a node is declared Unknown, its Lease is read from the API server, not only from the
+// informer: on a loaded machine this process can stall for seconds, and when it wakes its grace
+// timer fires before the Lease events queued meanwhile are read, which would mark a healthy
+// node NotReady (and evict its pods two seconds later). One read per node about to go stale.
 import type { Logger } from 'pino';
 import type { Node, Pod, Taint } from '../api/core.ts';
 import type { Lease } from '../api/coordination.ts';
@@ -17,7 +21,7 @@ import { isConflict, isNotFound } from '../api/errors.ts';
 import type { KubeObject } from '../api/meta.ts';
 import { setCondition, timestamp } from '../api/objects.ts';
 import { resourceFor } from '../api/resources.ts';
-import { conditionDisruptionTarget, taintNodeUnreachable } from '../api/well-known.ts';
+import { conditionDisruptionTarget, nodeLeaseNamespace, taintNodeUnreachable } from '../api/well-known.ts';
 import type { KubeClient } from '../client/client.ts';
 import { WorkQueue } from '../client/workqueue.ts';
 import type { Recorder, Watchable } from '../scheduler/scheduler.ts';
@@ -32,6 +36,7 @@ export const reasonPodGC = 'PodGarbageCollected';
 
 const nodes = resourceFor('', 'nodes')!;
 const pods = resourceFor('', 'pods')!;
+const leases = resourceFor('coordination.k8s.io', 'leases')!;
 // A pod bound to a missing node waits this long before it is deleted, in case the Node is only
 // late to appear (an agent registering); Kubernetes' pod GC quarantines for 40 s.
 const defaultOrphanQuarantineMs = 10_000;
@@ -166,7 +171,8 @@ export class NodeLifecycleController {
     const probe = this.probes.get(name) ?? { observedAt: now };
     if (!this.probes.has(name)) this.probes.set(name, probe);
     const grace = this.options.nodeMonitorGracePeriodMs;
-    const stale = now - probe.observedAt >= grace;
+    let stale = now - probe.observedAt >= grace;
+    if (stale && !isUnknown(node) && await this.leaseRenewedUnseen(name, probe)) stale = false;
     const plan = planNode(node, stale, timestamp(new Date(now)));
     let current: KubeObject = node;
     if (plan.conditions) {
@@ -182,7 +188,27 @@ export class NodeLifecycleController {
       this.lastWritten.set(name, Number(current.metadata.resourceVersion));
     }
     this.recordReadyChange(current as Node & KubeObject, plan.ready);
-    return stale ? {} : { requeueAfterMs: probe.observedAt + grace - now + 1 };
+    const seen = this.probes.get(name)!.observedAt;
+    return stale ? {} : { requeueAfterMs: Math.max(1, seen + grace - now + 1) };
+  }
+
+  /**
+   * Reads the node's Lease from the API server: a renewal the informer has not delivered yet
+   * counts as a heartbeat seen now. False when the Lease is missing, unchanged or unreadable
+   * (the informer's view then stands).
+   */
+  private async leaseRenewedUnseen(name: string, probe: Probe): Promise<boolean> {
+    let renewTime: string | undefined;
+    try {
+      renewTime = (await this.options.client.get<Lease & KubeObject>(leases, nodeLeaseNamespace, name))?.spec?.renewTime;
+    } catch (err) {
+      if (!isNotFound(err)) this.options.logger?.warn({ node: name, err: (err as Error).message }, 'could not read the node lease before marking it NotReady');
+      return false;
+    }
+    if (!renewTime || renewTime === probe.renewTime) return false;
+    this.probes.set(name, { ...this.probes.get(name), renewTime, observedAt: this.clock() });
+    this.options.logger?.info({ node: name }, 'node lease renewed but not yet seen by the informer: not marking it NotReady');
+    return true;
   }
 
   private recordReadyChange(node: Node & KubeObject, ready: string): void {
@@ -270,4 +296,5 @@ export class NodeLifecycleController {
   }
 }
 
+const isUnknown = (node: Node) => node.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'Unknown';
 const podKeyOf = (pod: KubeObject) => `${pod.metadata.namespace}/${pod.metadata.name}`;

@@ -1,8 +1,9 @@
-// The workload controllers: Deployment, ReplicaSet and the garbage collector, on the process's
+// The workload controllers: Deployment, ReplicaSet, disruption budgets and the garbage collector, on the process's
 // shared informers.
 import { resourceFor } from '../api/resources.ts';
 import type { KubeClient } from '../client/client.ts';
 import { DeploymentController } from './deployment.ts';
+import { DisruptionController, type BudgetObject } from './disruption.ts';
 import type { DeploymentObject } from './deployment-rollout.ts';
 import { EventRecorder } from './events.ts';
 import { GarbageCollector, collectedResources } from './garbage-collector.ts';
@@ -24,6 +25,10 @@ export function startWorkloadControllers(client: KubeClient, options: Controller
     client, deployments, replicaSets, pods, logger: logger.child({ controller: 'deployment' }),
     recorder: new EventRecorder(client, 'deployment-controller', logger),
   });
+  const disruptionController = new DisruptionController({
+    client, pods, replicaSets, deployments, budgets: informers.for<BudgetObject>(resourceFor('policy', 'poddisruptionbudgets')!),
+    logger: logger.child({ controller: 'disruption' }),
+  });
   const garbageCollector = new GarbageCollector({
     client, logger: logger.child({ controller: 'garbage-collector' }),
     watched: collectedResources.map((resource) => ({ resource, informer: informers.for(resource) })),
@@ -31,11 +36,13 @@ export function startWorkloadControllers(client: KubeClient, options: Controller
   // Not awaited on stop: a run still waiting for its caches would wait forever once they stop.
   void replicaSetController.run();
   void deploymentController.run();
+  void disruptionController.run();
   void garbageCollector.run();
   return [{
     async stop() {
       replicaSetController.stop();
       deploymentController.stop();
+      disruptionController.stop();
       garbageCollector.stop();
     },
   }];

@@ -18,7 +18,7 @@ import { startLogServer } from '../../agent/logs-server.ts';
 import { installProcessGuard } from '../../agent/main.ts';
 import { NodeStatusReporter } from '../../agent/node-status.ts';
 import { isUnauthorized, joinFailure, obtainCredential } from '../../agent/registration.ts';
-import { selfSignedCert } from '../../agent/serving-cert.ts';
+import { ensureServingCerts } from '../../control-plane/apiserver/certs.ts';
 import { ServiceUnavailableError, UnauthorizedError } from '../../control-plane/api/errors.ts';
 import { resourceFor } from '../../control-plane/api/resources.ts';
 import type { KubeClient } from '../../control-plane/client/client.ts';
@@ -183,11 +183,17 @@ test('join failures say what to do', () => {
   assert.equal(joinFailure(new ServiceUnavailableError(), 'b').level, 'warn');
 });
 
+/** A cluster CA, made in a directory of its own as the control plane makes it. */
+async function clusterCa() {
+  const dir = mkdtempSync(join(tmpdir(), 'labkube-ca-'));
+  try { return await ensureServingCerts(dir, ['127.0.0.1']); } finally { rmSync(dir, { recursive: true, force: true }); }
+}
+
 test('the log server starts unbound when its address is taken or missing, and binds once it is free', async () => {
   const blocker = createServer();
   const port = await listen(blocker);
   const dataDir = mkdtempSync(join(tmpdir(), 'labkube-logbind-'));
-  const ca = selfSignedCert('labkube-ca', '127.0.0.1', 1).cert;
+  const ca = (await clusterCa()).caPem;
   const wakeup = new Wakeup();
   try {
     const server = await startLogServer({ runtime: new FakeRuntime(), nodeName: 'board-1', ip: '127.0.0.1', port, caPem: ca, dataDir, sleep: wakeup.sleep });
@@ -208,7 +214,7 @@ test('a log server closed before it could bind stops trying', async () => {
   const port = await listen(blocker);
   const dataDir = mkdtempSync(join(tmpdir(), 'labkube-logbind-'));
   try {
-    const server = await startLogServer({ runtime: new FakeRuntime(), nodeName: 'board-1', ip: '127.0.0.1', port, caPem: selfSignedCert('ca', '127.0.0.1', 1).cert, dataDir });
+    const server = await startLogServer({ runtime: new FakeRuntime(), nodeName: 'board-1', ip: '127.0.0.1', port, caPem: (await clusterCa()).caPem, dataDir });
     await server.close();
     assert.equal(await server.bound, 0);
   } finally {
@@ -220,7 +226,7 @@ test('a log server closed before it could bind stops trying', async () => {
 test('a failed lease renewal is reported to the agent and the renewer keeps going', async () => {
   let calls = 0;
   const failures: unknown[] = [];
-  const client = { get: async () => { calls++; throw new UnauthorizedError(); } } as unknown as KubeClient;
+  const client = { patch: async () => { calls++; throw new UnauthorizedError(); } } as unknown as KubeClient;
   const renewer = new LeaseRenewer({ client, nodeName: 'board-1', intervalMs: 5, onFailed: (err) => failures.push(err) }).start();
   await waitFor(() => failures.length >= 3);
   renewer.stop();

@@ -1,18 +1,39 @@
 // Shared by the agent's integration tests: spawn agents as processes against the real Docker
 // engine, and remove every container they made (by label) whatever happens.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { TestServer } from '../support/server.ts';
+import { KubeClient } from '../../control-plane/client/client.ts';
+import type { ServerProcess } from '../support/process.ts';
+import { eventually, type TestServer } from '../support/server.ts';
 
 const repo = resolve(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..', '..');
 
 export interface AgentProcess { name: string; ip: string; dataDir: string; child: ChildProcess; output: () => string; kill(signal?: NodeJS.Signals): Promise<void> }
 
 /** How to run the agent: tests run the sources through tsx; the startup bench runs the bundle as boards do. */
-export interface AgentLaunch { script: string; nodeFlags?: string[] }
+export interface AgentLaunch { script: string; nodeFlags?: string[]; env?: Record<string, string> }
 export const sourceAgent: AgentLaunch = { script: join(repo, 'bin/labkube-agent.mjs') };
+
+/**
+ * Bundles the agent as scripts/bundle.mjs does, into `dir` (not dist/, which benchmarks share):
+ * tests that time the agent's start measure what a board runs, not tsx compiling the sources.
+ */
+export async function buildAgentBundle(dir: string): Promise<string> {
+  const { build } = await import('esbuild');
+  const outfile = join(dir, 'labkube-agent.mjs');
+  await build({
+    entryPoints: [join(repo, 'agent/cli.ts')], outfile, bundle: true, platform: 'node', format: 'esm', target: 'node18',
+    external: ['better-sqlite3', 'cpu-features', '*.node'], logLevel: 'warning', legalComments: 'none',
+    banner: {
+      js: "import { createRequire as __lkRequire } from 'node:module'; import { fileURLToPath as __lkPath } from 'node:url'; " +
+        "import { dirname as __lkDir } from 'node:path'; const require = __lkRequire(import.meta.url); " +
+        'const __filename = __lkPath(import.meta.url); const __dirname = __lkDir(__filename);',
+    },
+  });
+  return outfile;
+}
 
 export function startAgentProcess(server: TestServer, name: string, ip: string, extra: string[] = [], dataDir?: string,
   launch: AgentLaunch = sourceAgent): AgentProcess {
@@ -21,7 +42,7 @@ export function startAgentProcess(server: TestServer, name: string, ip: string, 
     '--name', name, '--node-ip', ip, '--data-dir', dir, '--port', '0', '--log-level', process.env.LABKUBE_TEST_LOG ?? 'info',
     // Several test agents share this machine's one engine and network: no pod network each.
     '--pod-network', 'none', ...extra],
-  { stdio: ['ignore', 'pipe', 'pipe'] });
+  { stdio: ['ignore', 'pipe', 'pipe'], ...(launch.env && { env: { ...process.env, ...launch.env } }) });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
   child.stderr!.on('data', (d: Buffer) => { out += d.toString(); });
@@ -52,3 +73,27 @@ export function containersOf(node: string): { id: string; name: string; startedA
 
 /** A unique node name per test run, so parallel files never touch each other's containers. */
 export const uniqueName = (base: string) => `${base}-${process.pid}-${Math.random().toString(36).slice(2, 6)}`;
+
+/**
+ * `labkube server` as a process the test can kill and start again on the same data directory
+ * and port. Starting through tsx on a machine shared with other tests takes 15 s or more, so the
+ * wait is long; what these tests measure is the agent after it.
+ */
+export async function startServerProcess(dataDir: string, port: number, extraArgs: string[] = []): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [join(repo, 'bin/labkube.mjs'), 'server', '--data-dir', dataDir, '--listen', `127.0.0.1:${port}`, ...extraArgs],
+    { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.on('data', (d: Buffer) => { output += d.toString(); });
+  child.stderr!.on('data', (d: Buffer) => { output += d.toString(); });
+  const url = `https://127.0.0.1:${port}`;
+  const started: ServerProcess = { child, url, client: new KubeClient({ server: url, token: '', ca: '' }), output: () => output };
+  try {
+    await eventually(() => output.includes('control plane listening') || (child.exitCode !== null ? Promise.reject(new Error(output)) : false), 120_000, 'the server to start');
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  }
+  started.client.close();
+  started.client = new KubeClient({ server: url, token: readFileSync(join(dataDir, 'admin-token'), 'utf8').trim(), ca: readFileSync(join(dataDir, 'ca.crt'), 'utf8') });
+  return started;
+}

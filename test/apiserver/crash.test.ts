@@ -9,33 +9,38 @@ import type { KubeObject } from '../../control-plane/api/meta.ts';
 import { resourceFor } from '../../control-plane/api/resources.ts';
 import { podManifest } from '../support/app.ts';
 import { freePort, kill, spawnServer } from '../support/process.ts';
+import { eventually } from '../support/server.ts';
 
 const pods = resourceFor('', 'pods')!;
 const dataDir = mkdtempSync(join(tmpdir(), 'labkube-crash-'));
 after(() => rmSync(dataDir, { recursive: true, force: true }));
 
 const writers = 8;
-const killAfterMs = [700, 1300, 400];
+// Each round's SIGKILL lands after this many acknowledged creates, while the writers keep going:
+// counted, not timed, so a slow machine still kills mid-stream with enough writes to check.
+const killAfterWrites = [70, 130, 40];
 
 test('SIGKILL during a stream of writes loses no acknowledged write', async () => {
   const port = await freePort();
   const acknowledged = new Map<string, string>(); // name -> resourceVersion the server answered
   let lastRevision = 0;
-  for (const [round, delay] of killAfterMs.entries()) {
+  for (const [round, writes] of killAfterWrites.entries()) {
     const server = await spawnServer(dataDir, port);
     let stop = false;
+    let acknowledgedThisRound = 0;
     const loops = Array.from({ length: writers }, async (_, w) => {
       for (let i = 0; !stop && i < 5000; i++) {
         const name = `r${round}-w${w}-${i}`;
         try {
           const created = await server.client.create(pods, 'default', podManifest(name) as KubeObject);
           acknowledged.set(name, created.metadata.resourceVersion!);
+          acknowledgedThisRound++;
         } catch {
           return; // the server died under us: this write was never acknowledged
         }
       }
     });
-    await new Promise((r) => setTimeout(r, delay));
+    await eventually(() => acknowledgedThisRound >= writes, 120_000, `${writes} acknowledged writes in round ${round}`);
     await kill(server, 'SIGKILL');
     stop = true;
     await Promise.all(loops);

@@ -31,7 +31,7 @@ describe('health, version and discovery', () => {
   test('serves discovery for the core and named groups', async () => {
     assert.deepEqual((await call(app, 'GET', '/api')).body.versions, ['v1']);
     const groups = (await call(app, 'GET', '/apis')).body.groups.map((g: { name: string }) => g.name);
-    assert.deepEqual(groups.sort(), ['apps', 'coordination.k8s.io', 'discovery.k8s.io']);
+    assert.deepEqual(groups.sort(), ['apps', 'coordination.k8s.io', 'discovery.k8s.io', 'metrics.k8s.io', 'policy']);
     const core = (await call(app, 'GET', '/api/v1')).body.resources.map((r: { name: string }) => r.name);
     for (const r of ['pods', 'pods/status', 'pods/binding', 'nodes', 'namespaces', 'services', 'endpoints', 'events']) assert.ok(core.includes(r), r);
     const apps = (await call(app, 'GET', '/apis/apps/v1')).body.resources.map((r: { name: string }) => r.name);

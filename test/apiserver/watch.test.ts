@@ -4,6 +4,7 @@ import { GoneError } from '../../control-plane/api/errors.ts';
 import type { KubeObject, WatchEvent } from '../../control-plane/api/meta.ts';
 import { resourceFor } from '../../control-plane/api/resources.ts';
 import { buildTestApp, asAdmin, podManifest } from '../support/app.ts';
+import { eventually } from '../support/server.ts';
 import { KubeClient } from '../../control-plane/client/client.ts';
 import { MemoryStore } from '../../control-plane/store/memory.ts';
 import { RoutedStore } from '../../control-plane/store/routed.ts';
@@ -25,17 +26,28 @@ before(async () => {
 });
 after(async () => { client.close(); await app.close(); });
 
-/** Collects events until `until` says stop (or the timeout passes), then aborts the watch. */
+/**
+ * Collects events until `until` says stop (or a minute passes), then aborts the watch. `act` runs
+ * once the watch is open and past its initial state: the first BOOKMARK (sent every 100 ms here)
+ * says so, however long a loaded machine took to get there. Bookmarks are left out of the events
+ * unless the query asked for them.
+ */
 async function collect(query: Parameters<KubeClient['watch']>[2], act: () => Promise<void>, until: (events: WatchEvent[]) => boolean,
   namespace = 'default'): Promise<WatchEvent[]> {
   const events: WatchEvent[] = [];
   const abort = new AbortController();
+  let open = false;
   let resolveDone!: () => void;
   const done = new Promise<void>((r) => { resolveDone = r; });
-  const watching = client.watch(pods, namespace, query, (e) => { events.push(e); if (until(events)) resolveDone(); }, abort.signal);
-  await new Promise((r) => setTimeout(r, 50));
+  const watching = client.watch(pods, namespace, { ...query, allowWatchBookmarks: true }, (e) => {
+    if (e.type === 'BOOKMARK') open = true;
+    if (e.type === 'BOOKMARK' && !query.allowWatchBookmarks) return;
+    events.push(e);
+    if (until(events)) resolveDone();
+  }, abort.signal);
+  await Promise.race([eventually(() => open, 60_000, 'the watch to open'), done]);
   await act();
-  await Promise.race([done, watching, new Promise((r) => setTimeout(r, 5000))]);
+  await Promise.race([done, watching, new Promise((r) => setTimeout(r, 60_000))]);
   abort.abort();
   await watching.catch(() => {});
   return events;
@@ -105,8 +117,9 @@ describe('watch', () => {
 
   test('counts open watches in the metrics', async () => {
     const abort = new AbortController();
-    const watching = client.watch(pods, 'default', {}, () => {}, abort.signal);
-    await new Promise((r) => setTimeout(r, 100));
+    let open = false;
+    const watching = client.watch(pods, 'default', { allowWatchBookmarks: true }, (e) => { if (e.type === 'BOOKMARK') open = true; }, abort.signal);
+    await eventually(() => open, 60_000, 'the watch to open');
     const metrics = (await app.inject({ method: 'GET', url: '/metrics', headers: asAdmin })).body;
     assert.match(metrics, /apiserver_registered_watchers\{resource="pods"\} [1-9]/);
     abort.abort();

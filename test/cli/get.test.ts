@@ -6,11 +6,11 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startHollowNodes, type HollowNode } from '../support/hollow-node.ts';
 import { eventually, startTestServer, type TestServer } from '../support/server.ts';
-import { eventAbout, events, nodes, podObject, pods, runningPod } from './fixtures.ts';
+import { eventAbout, events, podObject, pods, runningPod } from './fixtures.ts';
 import { labctl, labctlBin, startCommand, tableRows } from './run.ts';
 import { parse } from 'yaml';
 
-describe('labctl get, describe and top', { timeout: 90_000 }, () => {
+describe('labctl get, describe and top', { timeout: 1_800_000 }, () => {
   let server: TestServer;
   let hollow: HollowNode[];
   let kc: string;
@@ -83,11 +83,11 @@ describe('labctl get, describe and top', { timeout: 90_000 }, () => {
   test('get -w prints a row for each change', async () => {
     const watch = startCommand(process.execPath, [labctlBin, '--kubeconfig', kc, 'get', 'pods', '-w']);
     try {
-      await eventually(() => watch.output().includes('web-2'), 20_000, 'the initial table');
+      await eventually(() => watch.output().includes('web-2'), 60_000, 'the initial table');
       await server.client.create(pods, 'default', podObject('late'));
-      await eventually(() => /^late\s+0\/1\s+Pending/m.test(watch.output()), 20_000, 'a row for the new pod');
+      await eventually(() => /^late\s+0\/1\s+Pending/m.test(watch.output()), 60_000, 'a row for the new pod');
       await server.client.delete(pods, 'default', 'late');
-      await eventually(() => watch.output().split('\n').filter((l) => l.startsWith('late ')).length >= 2, 20_000, 'a row for the deletion');
+      await eventually(() => watch.output().split('\n').filter((l) => l.startsWith('late ')).length >= 2, 60_000, 'a row for the deletion');
       assert.equal(watch.output().split('\n').filter((l) => l.startsWith('NAME')).length, 1, 'one header');
     } finally {
       await watch.stop();
@@ -107,20 +107,6 @@ describe('labctl get, describe and top', { timeout: 90_000 }, () => {
     const node = await labctl(kc, ['describe', 'node', 'pi-2']);
     assert.match(node.stdout, /Events:\s+<none>/);
     assert.match(node.stdout, /architecture:\s+arm64/);
-  });
-
-  test('top nodes shows usage, architecture, board and temperature when the agent reported them', async () => {
-    await server.client.patch(nodes, undefined, 'pi-1', { metadata: { annotations: {
-      'labkube.io/cpu-usage': '1.5', 'labkube.io/memory-usage': String(2 * 2 ** 30),
-      'labkube.io/cpu-temperature': '48.25', 'labkube.io/board-model': 'Raspberry Pi 4 Model B',
-    } } });
-    const rows = tableRows((await labctl(kc, ['top', 'nodes'])).stdout);
-    assert.deepEqual(rows[0], ['NAME', 'CPU(cores)', 'CPU%', 'MEMORY(bytes)', 'MEMORY%', 'ARCH', 'BOARD', 'TEMP']);
-    assert.deepEqual(rows[1], ['pi-1', '1500m', '38%', '2048Mi', '25%', 'arm64', 'Raspberry Pi 4 Model B', '48.3°C']);
-    assert.deepEqual(rows[2], ['pi-2', '<unknown>', '<unknown>', '<unknown>', '<unknown>', 'arm64', '<unknown>', '<unknown>']);
-    await server.client.patch(pods, 'default', 'web-1', { metadata: { annotations: { 'labkube.io/usage': JSON.stringify({ containers: [{ name: 'main', cpu: 0.25, memory: 64 * 2 ** 20 }] }) } } });
-    const podRows = tableRows((await labctl(kc, ['top', 'pods'])).stdout);
-    assert.deepEqual(podRows.slice(1), [['web-1', '250m', '64Mi'], ['web-2', '<unknown>', '<unknown>']]);
   });
 
   test('errors: one line, the server\'s message, and a non-zero exit code', async () => {

@@ -14,8 +14,10 @@ export function runCommand(command: string, args: string[], options: { env?: Nod
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
     child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    // A command that hangs fails its test instead of the whole file's timeout.
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 30_000);
+    // A command that hangs fails its test instead of the whole file's timeout. Two minutes: a
+    // labctl run (tsx loading the CLI's sources) took 20-48 s at load average 50-75 on this 2-core
+    // machine. The CLI suites' own timeouts (30 min) are only a backstop against a hang.
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000);
     child.on('error', reject);
     child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
     child.stdin.end(options.input ?? '');

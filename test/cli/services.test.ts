@@ -13,7 +13,7 @@ import { labctl, tableRows } from './run.ts';
 const services = resourceFor('', 'services')!;
 const endpointsResource = resourceFor('', 'endpoints')!;
 
-describe('labctl expose, get and describe for Services', { timeout: 240_000 }, () => {
+describe('labctl expose, get and describe for Services', { timeout: 1_800_000 }, () => {
   let server: TestServer;
   let hollow: HollowNode[];
   let kc: string;
@@ -71,7 +71,7 @@ describe('labctl expose, get and describe for Services', { timeout: 240_000 }, (
     const ep = await eventually(async () => {
       const rows = tableRows((await labctl(kc, ['get', 'endpoints', 'web'])).stdout);
       return rows[1] && /^\d+\.\d+\.\d+\.\d+:80,\d+\.\d+\.\d+\.\d+:80$/.test(rows[1][1] ?? '') && rows;
-    }, 30_000, 'two ready endpoints of web');
+    }, 60_000, 'two ready endpoints of web');
     assert.deepEqual(ep[0], ['NAME', 'ENDPOINTS', 'AGE']);
 
     const slices = tableRows((await labctl(kc, ['get', 'endpointslices', '-l', 'kubernetes.io/service-name=web'])).stdout);
@@ -85,7 +85,7 @@ describe('labctl expose, get and describe for Services', { timeout: 240_000 }, (
     const out = await eventually(async () => {
       const run = await labctl(kc, ['describe', 'svc', 'web']);
       return /^Endpoints:\s+[\d.]+:80,[\d.]+:80$/m.test(run.stdout) && run;
-    }, 30_000, 'both endpoints in describe');
+    }, 60_000, 'both endpoints in describe');
     assert.equal(out.code, 0, out.stderr);
     const labels = out.stdout.trimEnd().split('\n').map((l) => l.split(':')[0]);
     assert.deepEqual(labels.filter((l) => !['IP Family Policy', 'IP Families', 'IPs', 'NodePort', 'External Traffic Policy', 'Internal Traffic Policy'].includes(l!)), [

@@ -4,11 +4,12 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { isConflict } from '../../control-plane/api/errors.ts';
 import type { KubeObject } from '../../control-plane/api/meta.ts';
 import { startHollowNodes, type HollowNode } from '../support/hollow-node.ts';
 import { eventually, startTestServer, type TestServer } from '../support/server.ts';
 import { deployments, nodes, pods, replicaSets, runningPod } from './fixtures.ts';
-import { labctl } from './run.ts';
+import { labctl, labctlBin, startCommand } from './run.ts';
 
 const manifests = `apiVersion: apps/v1
 kind: Deployment
@@ -37,7 +38,7 @@ spec:
 
 type Dep = KubeObject & { spec: { replicas: number; paused?: boolean; template: { spec: { containers: { image: string; env?: { name: string }[]; imagePullPolicy?: string }[] } } } };
 
-describe('labctl create, apply, scale, rollout, delete and node commands', { timeout: 90_000 }, () => {
+describe('labctl create, apply, scale, rollout, delete and node commands', { timeout: 1_800_000 }, () => {
   let server: TestServer;
   let hollow: HollowNode[];
   let kc: string;
@@ -102,22 +103,33 @@ describe('labctl create, apply, scale, rollout, delete and node commands', { tim
 
   test('rollout status waits with a progress line until the deployment is rolled out', async () => {
     await labctl(kc, ['create', 'deployment', 'roll', '--image=nginx', '--replicas=2']);
-    const d = await server.client.get<Dep>(deployments, 'default', 'roll');
-    const waiting = labctl(kc, ['rollout', 'status', 'deployment/roll', '--timeout=40']);
-    // Play the deployment controller: report one, then both replicas updated and available.
-    const setStatus = (n: number) => server.client.update(deployments, { ...d, status: {
-      observedGeneration: d.metadata.generation, replicas: 2, updatedReplicas: 2, readyReplicas: n, availableReplicas: n,
-    } } as KubeObject, 'status').catch(async () => {
-      const fresh = await server.client.get(deployments, 'default', 'roll');
-      return server.client.update(deployments, { ...fresh, status: { observedGeneration: fresh.metadata.generation, replicas: 2, updatedReplicas: 2, readyReplicas: n, availableReplicas: n } }, 'status');
-    });
-    await new Promise((r) => setTimeout(r, 1500));
-    await setStatus(1);
-    await new Promise((r) => setTimeout(r, 500));
-    await setStatus(2);
-    const out = await waiting;
-    assert.equal(out.code, 0, out.stderr);
-    assert.match(out.stdout, /deployment "roll" successfully rolled out\n$/);
+    const waiting = startCommand(process.execPath, [labctlBin, '--kubeconfig', kc, 'rollout', 'status', 'deployment/roll', '--timeout=240']);
+    const exited = new Promise<number | null>((resolve) => waiting.child.once('close', (code) => resolve(code)));
+    try {
+      // Play the deployment controller: report one, then both replicas updated and available. The
+      // real controller writes the status too: on a conflict, read it again and write ours over it.
+      const setStatus = async (n: number) => {
+        for (let attempt = 1; ; attempt++) {
+          const fresh = await server.client.get(deployments, 'default', 'roll');
+          try {
+            return await server.client.update(deployments, { ...fresh, status: {
+              observedGeneration: fresh.metadata.generation, replicas: 2, updatedReplicas: 2, readyReplicas: n, availableReplicas: n,
+            } }, 'status');
+          } catch (err) {
+            if (!isConflict(err) || attempt >= 20) throw err;
+          }
+        }
+      };
+      // Each step waits for labctl to have printed what it saw, however slowly it started.
+      await eventually(() => /Waiting for deployment|successfully rolled out/.test(waiting.output()), 120_000, 'the first progress line');
+      await setStatus(1);
+      await eventually(() => /1 of 2 updated replicas are available|successfully rolled out/.test(waiting.output()), 120_000, 'the progress line for 1 of 2');
+      await setStatus(2);
+      assert.equal(await exited, 0, waiting.output());
+      assert.match(waiting.output(), /deployment "roll" successfully rolled out\n$/);
+    } finally {
+      await waiting.stop();
+    }
   });
 
   test('rollout history, undo, restart, pause and resume', async () => {
@@ -161,12 +173,12 @@ describe('labctl create, apply, scale, rollout, delete and node commands', { tim
     const refused = await labctl(kc, ['drain', 'bench-1']);
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /cannot delete Pods that declare no controller.*default\/solo/);
-    const drained = await labctl(kc, ['drain', 'bench-1', '--force', '--ignore-daemonsets', '--timeout=30']);
+    const drained = await labctl(kc, ['drain', 'bench-1', '--force', '--ignore-daemonsets', '--timeout=120']);
     assert.equal(drained.code, 0, drained.stderr);
     // Pods the controllers placed on the node are evicted too; solo is the one we know of.
     assert.match(drained.stdout, /^evicting pod default\/solo$/m);
     assert.match(drained.stdout, /^pod\/solo evicted\nnode\/bench-1 drained\n$|^pod\/solo evicted$[\s\S]*node\/bench-1 drained\n$/m);
-    await eventually(async () => (await server.client.list(pods, 'default', { fieldSelector: 'metadata.name=solo' })).items.length === 0, 10_000, 'solo gone');
+    await eventually(async () => (await server.client.list(pods, 'default', { fieldSelector: 'metadata.name=solo' })).items.length === 0, 60_000, 'solo gone');
     assert.equal((await server.client.get(nodes, undefined, 'bench-1') as { spec: { unschedulable?: boolean } }).spec.unschedulable, true);
   });
 

@@ -40,7 +40,7 @@ const complete = (d: DeploymentObject) => {
     s?.availableReplicas === replicas && findCondition(s?.conditions, 'Progressing')?.reason === 'NewReplicaSetAvailable';
 };
 
-async function waitComplete(client: KubeClient, name: string, timeoutMs = 20_000): Promise<DeploymentObject> {
+async function waitComplete(client: KubeClient, name: string, timeoutMs = 60_000): Promise<DeploymentObject> {
   return eventually(async () => { const d = await getDeployment(client, name); return complete(d) && d; }, timeoutMs, `${name} to complete`);
 }
 
@@ -84,7 +84,7 @@ describe('deployment controller against a real server', () => {
     const done = await eventually(async () => {
       const d = await getDeployment(client, 'web');
       return complete(d) && d.metadata.generation === 2 && d;
-    }, 30_000, 'the rollout to finish');
+    }, 60_000, 'the rollout to finish');
     await eventually(() => watcher.list().length === replicas && watcher.list().every((p) => p.spec.containers[0]!.image === 'nginx:2.0'),
       10_000, 'old pods to be gone');
     await watcher.stop();
@@ -111,14 +111,14 @@ describe('deployment controller against a real server', () => {
     await client.create(deployments, 'default', deployment('undo', 2, 'app:1'));
     await waitComplete(client, 'undo');
     await client.patch(deployments, 'default', 'undo', [{ op: 'replace', path: '/spec/template/spec/containers/0/image', value: 'app:2' }], 'json');
-    const v2 = await eventually(async () => { const d = await getDeployment(client, 'undo'); return complete(d) && d.metadata.generation === 2 && d; }, 20_000, 'v2');
+    const v2 = await eventually(async () => { const d = await getDeployment(client, 'undo'); return complete(d) && d.metadata.generation === 2 && d; }, 60_000, 'v2');
     const rss = await ownedReplicaSets(client, v2);
     const v1rs = rss.find((rs) => rs.metadata.annotations?.[revision] === '1')!;
     // What kubectl rollout undo does: copy the old template, minus its hash label, into the deployment.
     const tpl = structuredClone(v1rs.spec.template!);
     delete tpl.metadata!.labels!['pod-template-hash'];
     await client.patch(deployments, 'default', 'undo', [{ op: 'replace', path: '/spec/template', value: tpl }], 'json');
-    const back = await eventually(async () => { const d = await getDeployment(client, 'undo'); return complete(d) && d.metadata.generation === 3 && d; }, 20_000, 'the rollback');
+    const back = await eventually(async () => { const d = await getDeployment(client, 'undo'); return complete(d) && d.metadata.generation === 3 && d; }, 60_000, 'the rollback');
     assert.equal(back.metadata.annotations?.[revision], '3');
     const after = await ownedReplicaSets(client, back);
     assert.equal(after.length, 2, 'no third replica set');
@@ -133,13 +133,13 @@ describe('deployment controller against a real server', () => {
     await client.create(deployments, 'default', deployment('elastic', 1, 'app:1'));
     await waitComplete(client, 'elastic');
     await client.patch(deployments, 'default', 'elastic', { spec: { replicas: 4 } }, 'merge', 'scale');
-    const up = await eventually(async () => { const d = await getDeployment(client, 'elastic'); return complete(d) && d.spec.replicas === 4 && d; }, 20_000, 'scale up');
+    const up = await eventually(async () => { const d = await getDeployment(client, 'elastic'); return complete(d) && d.spec.replicas === 4 && d; }, 60_000, 'scale up');
     const [rs] = await ownedReplicaSets(client, up);
     assert.equal(rs!.metadata.annotations?.['deployment.kubernetes.io/desired-replicas'], '4');
     assert.equal(rs!.metadata.annotations?.['deployment.kubernetes.io/max-replicas'], '5');
     await client.patch(deployments, 'default', 'elastic', { spec: { replicas: 2 } }, 'merge', 'scale');
-    await eventually(async () => { const d = await getDeployment(client, 'elastic'); return complete(d) && d.spec.replicas === 2 && d; }, 20_000, 'scale down');
-    await eventually(async () => (await client.list<PodObject>(pods, 'default', { labelSelector: 'app=elastic' })).items.length === 2, 10_000, 'two pods');
+    await eventually(async () => { const d = await getDeployment(client, 'elastic'); return complete(d) && d.spec.replicas === 2 && d; }, 60_000, 'scale down');
+    await eventually(async () => (await client.list<PodObject>(pods, 'default', { labelSelector: 'app=elastic' })).items.length === 2, 60_000, 'two pods');
   });
 
   test('Recreate stops every old pod before starting a new one', async () => {
@@ -155,7 +155,7 @@ describe('deployment controller against a real server', () => {
     watcher.on({ add: check, update: check }).start();
     await watcher.waitForSync();
     await client.patch(deployments, 'default', 'recreate', [{ op: 'replace', path: '/spec/template/spec/containers/0/image', value: 'app:2' }], 'json');
-    await eventually(async () => { const d = await getDeployment(client, 'recreate'); return complete(d) && d.metadata.generation === 2 && d; }, 20_000, 'recreate rollout');
+    await eventually(async () => { const d = await getDeployment(client, 'recreate'); return complete(d) && d.metadata.generation === 2 && d; }, 60_000, 'recreate rollout');
     await watcher.stop();
     assert.equal(overlap, false, 'old and new pods never existed together');
   });
@@ -165,13 +165,14 @@ describe('deployment controller against a real server', () => {
     await client.create(deployments, 'default', deployment('paused', 2, 'app:1'));
     await waitComplete(client, 'paused');
     await client.patch(deployments, 'default', 'paused', { spec: { paused: true } });
-    await eventually(async () => findCondition((await getDeployment(client, 'paused')).status?.conditions, 'Progressing')?.reason === 'DeploymentPaused', 10_000, 'DeploymentPaused');
-    await client.patch(deployments, 'default', 'paused', [{ op: 'replace', path: '/spec/template/spec/containers/0/image', value: 'app:2' }], 'json');
-    await new Promise((r) => setTimeout(r, 500));
-    const paused = await getDeployment(client, 'paused');
+    await eventually(async () => findCondition((await getDeployment(client, 'paused')).status?.conditions, 'Progressing')?.reason === 'DeploymentPaused', 60_000, 'DeploymentPaused');
+    const changed = await client.patch(deployments, 'default', 'paused', [{ op: 'replace', path: '/spec/template/spec/containers/0/image', value: 'app:2' }], 'json');
+    // The controller has synced the paused deployment once it observed the new generation.
+    const paused = await eventually(async () => { const d = await getDeployment(client, 'paused'); return (d.status?.observedGeneration ?? 0) >= changed.metadata.generation! && d; },
+      60_000, 'the paused template change observed');
     assert.equal((await ownedReplicaSets(client, paused)).length, 1, 'no new replica set while paused');
     await client.patch(deployments, 'default', 'paused', { spec: { paused: false } });
-    const resumed = await eventually(async () => { const d = await getDeployment(client, 'paused'); return complete(d) && d.metadata.generation === 4 && d; }, 20_000, 'the rollout after resume');
+    const resumed = await eventually(async () => { const d = await getDeployment(client, 'paused'); return complete(d) && d.metadata.generation === 4 && d; }, 60_000, 'the rollout after resume');
     assert.equal(resumed.metadata.annotations?.[revision], '2');
   });
 
@@ -181,13 +182,13 @@ describe('deployment controller against a real server', () => {
     const stuck = deployment('stuck', 1, 'app:1', { progressDeadlineSeconds: 2 });
     (stuck.spec as DeploymentObject['spec']).template.spec.nodeSelector = { 'lab.example/nowhere': 'true' };
     await client.create(deployments, 'default', stuck);
-    const pending = await eventually(async () => (await client.list<PodObject>(pods, 'default', { labelSelector: 'app=stuck' })).items[0], 5_000, 'a pod');
+    const pending = await eventually(async () => (await client.list<PodObject>(pods, 'default', { labelSelector: 'app=stuck' })).items[0], 60_000, 'a pod');
     assert.equal(pending.spec.nodeName, undefined);
     const d = await eventually(async () => {
       const got = await getDeployment(client, 'stuck');
       const cond = findCondition(got.status?.conditions, 'Progressing');
       return cond?.reason === 'ProgressDeadlineExceeded' && got;
-    }, 15_000, 'ProgressDeadlineExceeded');
+    }, 60_000, 'ProgressDeadlineExceeded');
     assert.equal(findCondition(d.status?.conditions, 'Progressing')?.status, 'False');
     assert.equal(findCondition(d.status?.conditions, 'Available')?.status, 'False');
   });

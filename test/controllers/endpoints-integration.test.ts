@@ -16,7 +16,7 @@ const slices = resourceFor('discovery.k8s.io', 'endpointslices')!;
 const pods = resourceFor('', 'pods')!;
 const nodes = resourceFor('', 'nodes')!;
 
-describe('endpoints controllers against a real server', { timeout: 120_000 }, () => {
+describe('endpoints controllers against a real server', { timeout: 600_000 }, () => {
   let server: TestServer;
   let hollow: HollowNode[];
   before(async () => {
@@ -35,7 +35,7 @@ describe('endpoints controllers against a real server', { timeout: 120_000 }, ()
       const list = await server.client.list<NodeObject>(nodes);
       const got = list.items.map((n) => (n.spec as { podCIDR?: string; podCIDRs?: string[] } | undefined));
       return got.every((s) => s?.podCIDR && s.podCIDRs?.[0] === s.podCIDR) && got.map((s) => s!.podCIDR!);
-    }, 15_000, 'pod CIDRs on both nodes');
+    }, 60_000, 'pod CIDRs on both nodes');
     assert.equal(new Set(cidrs).size, 2);
     for (const c of cidrs) assert.match(c, /^10\.42\.\d+\.0\/24$/);
   });
@@ -64,9 +64,9 @@ describe('endpoints controllers against a real server', { timeout: 120_000 }, ()
       return list.items.flatMap((s) => s.endpoints.map((e) => `${e.targetRef?.name}:${e.conditions?.ready}`)).sort().join(',');
     };
 
-    const both = await eventually(async () => { const s = await readyNames(); return s.ready === 'web-1,web-2' && s; }, 15_000, 'both pods ready in Endpoints');
+    const both = await eventually(async () => { const s = await readyNames(); return s.ready === 'web-1,web-2' && s; }, 60_000, 'both pods ready in Endpoints');
     assert.equal(both.ep.subsets![0]!.ports![0]!.port, 8080, 'the named targetPort resolved to the container port');
-    await eventually(async () => (await sliceState()) === 'web-1:true,web-2:true', 15_000, 'both pods ready in the EndpointSlice');
+    await eventually(async () => (await sliceState()) === 'web-1:true,web-2:true', 60_000, 'both pods ready in the EndpointSlice');
     const [slice] = (await client.list<EndpointSliceObject>(slices, 'default', { labelSelector: 'kubernetes.io/service-name=web' })).items;
     assert.equal(slice!.metadata.labels!['endpointslice.kubernetes.io/managed-by'], 'endpointslice-controller.k8s.io');
     assert.deepEqual(slice!.ports, [{ name: 'http', port: 8080, protocol: 'TCP' }]);
@@ -76,19 +76,19 @@ describe('endpoints controllers against a real server', { timeout: 120_000 }, ()
     await eventually(async () => {
       const node = await client.get<NodeObject>(nodes, undefined, 'ep-2');
       return node.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'Unknown';
-    }, 15_000, 'ep-2 to be Unknown');
-    await eventually(async () => { const s = await readyNames(); return s.ready === 'web-1' && s.notReady === 'web-2'; }, 5_000, 'web-2 not ready in Endpoints');
-    await eventually(async () => (await sliceState()) === 'web-1:true,web-2:false', 5_000, 'web-2 not ready in the EndpointSlice');
+    }, 60_000, 'ep-2 to be Unknown');
+    await eventually(async () => { const s = await readyNames(); return s.ready === 'web-1' && s.notReady === 'web-2'; }, 60_000, 'web-2 not ready in Endpoints');
+    await eventually(async () => (await sliceState()) === 'web-1:true,web-2:false', 60_000, 'web-2 not ready in the EndpointSlice');
 
     hollow[1]!.resumeHeartbeats();
-    await eventually(async () => (await readyNames()).ready === 'web-1,web-2', 15_000, 'web-2 ready again in Endpoints');
-    await eventually(async () => (await sliceState()) === 'web-1:true,web-2:true', 15_000, 'web-2 ready again in the EndpointSlice');
+    await eventually(async () => (await readyNames()).ready === 'web-1,web-2', 60_000, 'web-2 ready again in Endpoints');
+    await eventually(async () => (await sliceState()) === 'web-1:true,web-2:true', 60_000, 'web-2 ready again in the EndpointSlice');
 
     // Deleting the Service deletes its Endpoints (the controller) and its slices (the garbage collector).
     await client.delete(services, 'default', 'web');
     await eventually(async () => {
       const [eps, sl] = await Promise.all([client.list<KubeObject>(endpoints, 'default'), client.list<KubeObject>(slices, 'default')]);
       return !eps.items.some((e) => e.metadata.name === 'web') && !sl.items.some((s) => s.metadata.labels?.['kubernetes.io/service-name'] === 'web');
-    }, 15_000, 'Endpoints and slices of web to be gone');
+    }, 60_000, 'Endpoints and slices of web to be gone');
   });
 });

@@ -66,14 +66,14 @@ describe('garbage collector against a real server', () => {
     await eventually(async () => {
       const now = await client.list(replicasets, 'default', { fieldSelector: `metadata.name=${rs!.metadata.name}` });
       return now.items.every((r) => r.metadata.uid !== rs!.metadata.uid);
-    }, 10_000, 'the replica set to be gone');
+    }, 60_000, 'the replica set to be gone');
     for (const p of before) {
       const now = await client.get<PodObject>(pods, 'default', p.metadata.name!);
       assert.equal(now.metadata.uid, p.metadata.uid, 'the pod survived');
       assert.ok(!now.metadata.ownerReferences?.some((r) => r.uid === rs!.metadata.uid), 'no reference to the deleted owner');
     }
     await client.delete(deployments, 'default', 'orph', { propagationPolicy: 'Orphan' });
-    await eventually(async () => !(await exists(client, deployments, 'orph')) || undefined, 10_000, 'the deployment to be gone');
+    await eventually(async () => !(await exists(client, deployments, 'orph')) || undefined, 60_000, 'the deployment to be gone');
     const rss = await replicaSetsOf(client, 'orph');
     assert.ok(rss.length >= 1, 'replica sets survive an orphaning delete of their deployment');
     for (const r of rss) assert.deepEqual(r.metadata.ownerReferences ?? [], []);
@@ -90,8 +90,8 @@ describe('garbage collector against a real server', () => {
     const deleting = await client.get(deployments, 'default', 'fg');
     assert.ok(deleting.metadata.deletionTimestamp);
     assert.deepEqual(deleting.metadata.finalizers, ['foregroundDeletion']);
-    await eventually(async () => !(await exists(client, deployments, 'fg')) || undefined, 20_000, 'the deployment to be gone');
-    await eventually(() => gone.has('Deployment/fg'), 5_000, 'the watch to see it');
+    await eventually(async () => !(await exists(client, deployments, 'fg')) || undefined, 60_000, 'the deployment to be gone');
+    await eventually(() => gone.has('Deployment/fg'), 60_000, 'the watch to see it');
     await Promise.all(watchers.map((w) => w.stop()));
     assert.equal((await podsOf(client, 'fg')).length, 0);
     assert.equal((await replicaSetsOf(client, 'fg')).length, 0);
@@ -117,7 +117,7 @@ describe('garbage collector against a real server', () => {
       metadata: { name: 'kept', ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'keeper', uid: keeper.metadata.uid! }] },
       spec: { containers: [{ name: 'main', image: 'busybox:1' }] },
     });
-    await eventually(async () => !(await exists(client, pods, 'dangling')) || undefined, 10_000, 'the dangling pod to be deleted');
+    await eventually(async () => !(await exists(client, pods, 'dangling')) || undefined, 60_000, 'the dangling pod to be deleted');
     assert.ok(await exists(client, pods, 'kept'), 'a pod whose owner exists is kept');
   });
 

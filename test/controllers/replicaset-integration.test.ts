@@ -50,15 +50,16 @@ describe('replica set controller against a real server', () => {
       assert.equal(p.metadata.ownerReferences?.[0]?.blockOwnerDeletion, true);
     }
 
-    // Timestamps have whole seconds: let a second pass so the first pods are measurably older.
-    await new Promise((r) => setTimeout(r, 1_100));
+    // Timestamps have whole seconds: wait for the clock to pass the first pods' second, so they are measurably older.
+    const newestFirst = Math.max(...first.map((p) => Date.parse(p.metadata.creationTimestamp!)));
+    await eventually(() => Date.now() >= newestFirst + 1_000, 60_000, 'the next second');
     await client.patch(replicasets, 'default', 'scaler', { spec: { replicas: 5 } }, 'merge', 'scale');
     await readyReplicas(client, 'scaler', 5);
     assert.equal((await activePods(client, 'scaler')).length, 5);
 
     await client.patch(replicasets, 'default', 'scaler', { spec: { replicas: 1 } }, 'merge', 'scale');
     await readyReplicas(client, 'scaler', 1);
-    await eventually(async () => (await activePods(client, 'scaler')).length === 1, 10_000, 'one pod left');
+    await eventually(async () => (await activePods(client, 'scaler')).length === 1, 60_000, 'one pod left');
     const left = await activePods(client, 'scaler');
     // The oldest, longest-ready pods survive a scale-down.
     assert.ok(first.some((p) => p.metadata.uid === left[0]!.metadata.uid), 'one of the first two pods is kept');
@@ -74,7 +75,7 @@ describe('replica set controller against a real server', () => {
       apiVersion: 'v1', kind: 'Pod', metadata: { name: 'stray', labels: { app: 'adopter' } },
       spec: { containers: [{ name: 'main', image: 'busybox:1' }] },
     });
-    await eventually(async () => (await client.get<PodObject>(pods, 'default', 'stray')).status?.phase === 'Running', 10_000, 'the orphan to run');
+    await eventually(async () => (await client.get<PodObject>(pods, 'default', 'stray')).status?.phase === 'Running', 60_000, 'the orphan to run');
     const rs = await client.create(replicasets, 'default', replicaSet('adopter', 2));
     await readyReplicas(client, 'adopter', 2);
     const adopted = await client.get(pods, 'default', 'stray');
@@ -96,11 +97,11 @@ describe('replica set controller against a real server', () => {
       await eventually(async () => {
         const active = await activePods(client, 'phoenix');
         return active.length === 2 && !active.some((p) => p.metadata.uid === victim!.metadata.uid);
-      }, 10_000, 'a replacement pod');
+      }, 60_000, 'a replacement pod');
       const rs = await eventually(async () => {
         const got = await client.get<ReplicaSetObject>(replicasets, 'default', 'phoenix');
         return got.status?.replicas === 2 && got.status.readyReplicas === 1 && got;
-      }, 10_000, 'status to count the replacement but not the failed pod');
+      }, 60_000, 'status to count the replacement but not the failed pod');
       assert.equal(rs.status?.availableReplicas, 1);
       assert.equal((await client.get<PodObject>(pods, 'default', victim!.metadata.name!)).status?.phase, 'Failed', 'the failed pod is kept for inspection');
     } finally {
@@ -120,7 +121,7 @@ describe('replica set controller against a real server', () => {
       const active = await activePods(client, 'steady');
       max = Math.max(max, active.length);
       return active.length === 3 && active.every((p) => !before.some((b) => b.metadata.uid === p.metadata.uid)) && active;
-    }, 10_000, 'three fresh pods');
+    }, 60_000, 'three fresh pods');
     await readyReplicas(client, 'steady', 3);
     assert.ok(max <= 3, `saw ${max} active pods`);
   });

@@ -38,7 +38,7 @@ describe('scheduler with hollow nodes', () => {
     const placed = await eventually(async () => {
       const all = await Promise.all(['web-1', 'web-2', 'web-3'].map(get));
       return all.every((p) => p.spec.nodeName) ? all.map((p) => p.spec.nodeName) : undefined;
-    }, 10_000, 'all three pods bound');
+    }, 60_000, 'all three pods bound');
     assert.equal(new Set(placed).size, 3, `placed on ${placed.join(', ')}`);
   });
 
@@ -69,7 +69,7 @@ describe('scheduler with hollow nodes', () => {
     assert.equal(still.metadata.resourceVersion, before.metadata.resourceVersion, 'no writes while nothing changed');
     const big = await new HollowNode({ server, name: 'big-board', labels: { size: 'big' } }).start();
     hollow.push(big);
-    const bound = await eventually(async () => (await get('needs-big')).spec.nodeName, 10_000, 'pod bound after node joined');
+    const bound = await eventually(async () => (await get('needs-big')).spec.nodeName, 60_000, 'pod bound after node joined');
     assert.equal(bound, 'big-board');
   });
 
@@ -79,13 +79,13 @@ describe('scheduler with hollow nodes', () => {
     const tainted = await eventually(async () => {
       const n = await server.client.get(nodes, undefined, target);
       return (n.spec as { taints?: { key: string; effect: string }[] }).taints?.find((t) => t.key === 'node.kubernetes.io/unschedulable');
-    }, 5_000, 'unschedulable taint');
+    }, 60_000, 'unschedulable taint');
     assert.equal(tainted.effect, 'NoSchedule');
     await server.client.create(pods, 'default', pod('only-board-1', { nodeSelector: { 'kubernetes.io/hostname': target } }));
     const condition = await eventually(async () => (await get('only-board-1')).status?.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False'));
     assert.match(condition.message!, /^0\/4 nodes are available: 1 node\(s\) were unschedulable, 3 node\(s\) didn't match Pod's node affinity\/selector\.$/);
     await server.client.patch(nodes, undefined, target, { spec: { unschedulable: false } });
-    assert.equal(await eventually(async () => (await get('only-board-1')).spec.nodeName, 10_000, 'bound after uncordon'), target);
+    assert.equal(await eventually(async () => (await get('only-board-1')).spec.nodeName, 60_000, 'bound after uncordon'), target);
     const node = await server.client.get(nodes, undefined, target);
     assert.equal((node.spec as { taints?: unknown[] }).taints?.length ?? 0, 0);
   });

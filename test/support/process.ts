@@ -44,7 +44,7 @@ export async function spawnServer(dataDir: string, port: number, extraArgs: stri
   child.stdout!.on('data', (d) => { output += d; });
   child.stderr!.on('data', (d) => { output += d; });
   const url = `https://127.0.0.1:${port}`;
-  await eventually(() => output.includes('control plane listening') || (child.exitCode !== null ? Promise.reject(new Error(output)) : false), 20_000, 'the server to start');
+  await eventually(() => output.includes('control plane listening') || (child.exitCode !== null ? Promise.reject(new Error(output)) : false), 120_000, 'the server to start');
   const client = new KubeClient({ server: url, token: readFileSync(join(dataDir, 'admin-token'), 'utf8').trim(), ca: readFileSync(join(dataDir, 'ca.crt'), 'utf8') });
   return { child, url, client, output: () => output };
 }

@@ -29,8 +29,12 @@ export async function startTestServer(options: Partial<ServerOptions> = {}): Pro
   };
 }
 
-/** Polls `check` until it returns a value that is not undefined/false, or fails after `timeoutMs`. */
-export async function eventually<T>(check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 10_000,
+/**
+ * Polls `check` until it returns a value that is not undefined/false, or fails after `timeoutMs`.
+ * The deadline only bounds a wait that never ends: a met condition returns at once, so the default
+ * is sized for a loaded 2-core machine running several test files (a minute), not for a quiet one.
+ */
+export async function eventually<T>(check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 60_000,
   what = 'condition'): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;

@@ -1,5 +1,7 @@
 // `labctl cordon|uncordon|drain NODE`. Drain cordons the node, then deletes its pods (honouring
 // their grace period) and waits until they are gone, so their controllers recreate them elsewhere.
+// `labctl node revoke NODE`: the node's credential and serving certificate are refused from then
+// on (apiserver/join.ts), for a board that was lost or stolen.
 import type { Command } from 'commander';
 import { isNotFound } from '../../api/errors.ts';
 import type { KubeObject } from '../../api/meta.ts';
@@ -34,6 +36,17 @@ export function registerNodeCommands(program: Command, run: Runner): void {
     .option('--grace-period <seconds>', 'seconds each pod gets to stop (-1: the pod\'s own)', '-1')
     .option('--timeout <seconds>', 'give up waiting for pods to go after this long (0: for ever)', '0')
     .action((name: string, opts: DrainOptions) => run((ctx) => drain(ctx, name, opts)));
+  const node = program.command('node').description('manage nodes\' credentials');
+  node.command('revoke').argument('<node>')
+    .description('refuse a node\'s credential and serving certificate from now on; it may join again only after `labctl delete node NODE`')
+    .action((name: string) => run((ctx) => revoke(ctx, name)));
+}
+
+export async function revoke(ctx: CliContext, name: string): Promise<void> {
+  await ctx.client.request('POST', `/labkube/v1/nodes/${encodeURIComponent(name)}/revoke`);
+  ctx.print(`node/${name} revoked`);
+  ctx.warn(`Its agent is refused from now on and cannot join again while node ${name} exists; its pods are evicted once the node goes NotReady. ` +
+    `To let a reinstalled board join under this name: labctl delete node ${name}`);
 }
 
 export async function drain(ctx: CliContext, name: string, opts: DrainOptions): Promise<void> {

@@ -1,0 +1,82 @@
+// The live lab dashboard at /ui/ (issue 13): static files only. The page (control-plane/ui) asks
+// for a token and then reads the API like any client, so these routes need no credential
+// (auth.ts lists them in `publicRoutes`) and hold nothing secret.
+//
+// Where the files come from: `npm run bundle` builds them into dist/labkube.mjs as one constant;
+// run from source (tsx: tests, development) the first request builds them with esbuild, once per
+// process. Either way every asset is local: no CDN, no web fonts.
+import { createHash } from 'node:crypto';
+import { brotliCompressSync, constants as zlib, gzipSync } from 'node:zlib';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { NotFoundError } from '../api/errors.ts';
+
+/** Set by scripts/bundle.mjs; absent when the server runs from source. */
+declare const __LABKUBE_UI_ASSETS__: string | undefined;
+
+/** The routes registered here; each must be in auth.ts's `publicRoutes`. */
+export const dashboardRoutes = ['/ui', '/ui/', '/ui/:asset'] as const;
+
+interface Asset { type: string; etag: string; plain: Buffer; gzip: Buffer; brotli: Buffer }
+
+const types: Record<string, string> = {
+  html: 'text/html; charset=utf-8', js: 'text/javascript; charset=utf-8', css: 'text/css; charset=utf-8',
+};
+
+// The page reaches only its own origin: no inline script, nothing from elsewhere.
+const securityHeaders = {
+  'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+};
+
+async function loadSources(): Promise<Record<string, string>> {
+  if (typeof __LABKUBE_UI_ASSETS__ === 'string') return JSON.parse(__LABKUBE_UI_ASSETS__) as Record<string, string>;
+  const [esbuild, { buildDashboardAssets }] = await Promise.all([import('esbuild'), import('../ui/build.mjs')]);
+  return buildDashboardAssets(esbuild);
+}
+
+/** Compressed once at build time, not per request: the assets never change while the server runs. */
+function prepare(sources: Record<string, string>): Map<string, Asset> {
+  const assets = new Map<string, Asset>();
+  for (const [name, text] of Object.entries(sources)) {
+    const plain = Buffer.from(text);
+    assets.set(name, {
+      type: types[name.slice(name.lastIndexOf('.') + 1)] ?? 'application/octet-stream',
+      etag: `"${createHash('sha256').update(plain).digest('base64url').slice(0, 22)}"`,
+      plain,
+      gzip: gzipSync(plain, { level: 9 }),
+      brotli: brotliCompressSync(plain, { params: { [zlib.BROTLI_PARAM_QUALITY]: 11 } }),
+    });
+  }
+  return assets;
+}
+
+export interface DashboardOptions {
+  /** Builds the asset sources; tests inject a failing one. Default: the bundle's constant or esbuild. */
+  load?: () => Promise<Record<string, string>>;
+}
+
+export function registerDashboard(app: FastifyInstance, options: DashboardOptions = {}): void {
+  let assets: Promise<Map<string, Asset>> | undefined;
+  // Built on first use, so a server that nobody opens the dashboard of never pays for it; a
+  // failed build is retried by the next request rather than cached.
+  const get = () => {
+    assets ??= (options.load ?? loadSources)().then(prepare).catch((err: unknown) => { assets = undefined; throw err; });
+    return assets;
+  };
+  const serve = async (name: string, req: FastifyRequest, reply: FastifyReply) => {
+    const asset = (await get()).get(name);
+    if (!asset) throw new NotFoundError('the server could not find the requested resource');
+    // Revalidated on each load (cheap: a 304), so a server upgrade never leaves a stale page.
+    reply.headers({ ...securityHeaders, 'content-type': asset.type, etag: asset.etag, 'cache-control': 'no-cache', vary: 'accept-encoding' });
+    if (req.headers['if-none-match'] === asset.etag) return reply.code(304).send();
+    const accept = String(req.headers['accept-encoding'] ?? '');
+    if (/\bbr\b/.test(accept)) return reply.header('content-encoding', 'br').send(asset.brotli);
+    if (/\bgzip\b/.test(accept)) return reply.header('content-encoding', 'gzip').send(asset.gzip);
+    return reply.send(asset.plain);
+  };
+  // A redirect keeps the URL's fragment, and with it a `#token=` link.
+  app.get(dashboardRoutes[0], async (_req, reply) => reply.redirect('/ui/'));
+  app.get(dashboardRoutes[1], async (req, reply) => serve('index.html', req, reply));
+  app.get<{ Params: { asset: string } }>(dashboardRoutes[2], async (req, reply) => serve(req.params.asset, req, reply));
+}

@@ -1,0 +1,99 @@
+/// <reference lib="dom" />
+// A board's card: its state in words and icons, its numbers, and its pods grouped by workload.
+// Cards redraw only when their board's version or the clock's tick changes (shouldComponentUpdate),
+// so a busy cluster redraws a few cards a frame, not fifty.
+import { Component } from 'preact';
+import { html } from 'htm/preact';
+import type { NodeMetrics } from './cluster.ts';
+import { bytes, duration, nodeView, percent, podState, restartsOf, workloadOf, type NodeObject, type PodObject } from './derive.ts';
+
+export type NodeAction = 'cordon' | 'uncordon' | 'drain';
+
+export interface BoardProps {
+  node: NodeObject;
+  pods: PodObject[];
+  metrics: NodeMetrics | undefined;
+  version: number;
+  /** The clock, in ticks: "NotReady for 12 s" moves on. */
+  tick: number;
+  now: number;
+  admin: boolean;
+  busy: boolean;
+  onPod: (pod: PodObject) => void;
+  onAction: (action: NodeAction, node: string) => void;
+}
+
+export function PodChip({ pod, onPod }: { pod: PodObject; onPod: (pod: PodObject) => void }) {
+  const state = podState(pod);
+  const restarts = restartsOf(pod);
+  const name = pod.metadata.name!;
+  // The name's last part tells replicas apart; the whole name is in the tooltip and the log panel.
+  const short = name.length > 14 ? `…${name.slice(-5)}` : name;
+  return html`<button type="button" class=${`pod tone-${state.tone}`} data-pod=${`${pod.metadata.namespace}/${name}`} data-state=${state.word}
+    title=${`${pod.metadata.namespace}/${name}: ${state.word}${restarts ? `, ${restarts} restarts` : ''}. Click for logs.`} onClick=${() => onPod(pod)}>
+    <span class="icon" aria-hidden="true">${state.icon}</span>
+    <span class="pod-name">${short}</span>
+    ${state.word !== 'Running' && html`<span class="pod-state">${state.word}</span>`}
+    ${restarts > 0 && html`<span class="restarts" title="restarts">↻${restarts}</span>`}
+  </button>`;
+}
+
+function groups(pods: PodObject[]): [string, PodObject[]][] {
+  const byWorkload = new Map<string, PodObject[]>();
+  for (const pod of pods) {
+    const w = workloadOf(pod);
+    const list = byWorkload.get(w);
+    if (list) list.push(pod); else byWorkload.set(w, [pod]);
+  }
+  for (const list of byWorkload.values()) list.sort((a, b) => a.metadata.name!.localeCompare(b.metadata.name!));
+  return [...byWorkload.entries()].sort(([a], [b]) => a.localeCompare(b));
+}
+
+function usage(used: number | undefined, of: number | undefined, format: (n: number) => string) {
+  if (used === undefined) return html`<span class="na" title="no usage reported">—</span>`;
+  return html`<span>${format(used)} <small>(${percent(used, of)})</small></span>`;
+}
+
+export class BoardCard extends Component<BoardProps> {
+  override shouldComponentUpdate(next: BoardProps): boolean {
+    const p = this.props;
+    return next.version !== p.version || next.tick !== p.tick || next.admin !== p.admin || next.busy !== p.busy || next.metrics !== p.metrics;
+  }
+
+  override render() {
+    const { node, pods, metrics, now, admin, busy, onPod, onAction } = this.props;
+    const v = nodeView(node);
+    const ready = v.ready === 'Ready';
+    const since = v.since === undefined ? '' : ` for ${duration(now - v.since)}`;
+    const stateIcon = ready ? '✔' : '✖';
+    return html`<article class=${`board ${ready ? 'ready' : 'not-ready'}${v.cordoned ? ' cordoned' : ''}`} data-node=${v.name} data-ready=${v.ready}>
+      <header>
+        <h3>${v.name}</h3>
+        <span class=${`badge ${ready ? 'tone-ok' : 'tone-bad'}`} data-role="ready" title=${v.reason ?? ''}><span aria-hidden="true">${stateIcon}</span> ${v.ready}${since}</span>
+        ${v.cordoned && html`<span class="badge tone-idle" data-role="cordoned"><span aria-hidden="true">⊘</span> Cordoned</span>`}
+      </header>
+      <dl class="facts">
+        <dt>Arch</dt><dd>${v.arch ?? '—'}</dd>
+        <dt>Model</dt><dd>${v.model ?? '—'}</dd>
+        <dt>IP</dt><dd>${v.ip ?? '—'}</dd>
+        <dt>CPU</dt><dd>${usage(metrics?.cpu, v.cpuCores, (n) => `${n.toFixed(2)} cores`)}</dd>
+        <dt>Memory</dt><dd>${usage(metrics?.memory, v.memoryBytes, bytes)}</dd>
+        ${metrics?.temperature !== undefined && html`<dt>Temp</dt><dd>${metrics.temperature.toFixed(1)} °C</dd>`}
+        ${v.devices.length > 0 && html`<dt>Devices</dt><dd>${v.devices.map(([k, n]) => `${k.slice(k.indexOf('/') + 1)} ×${n}`).join(', ')}</dd>`}
+      </dl>
+      <div class="pods" aria-label=${`pods on ${v.name}`}>
+        ${pods.length === 0 && html`<p class="empty">No pods</p>`}
+        ${groups(pods).map(([workload, list]) => html`<div class="group" key=${workload}>
+          <div class="group-name">${workload} <small>(${list.length})</small></div>
+          ${list.map((pod) => html`<${PodChip} key=${pod.metadata.uid} pod=${pod} onPod=${onPod} />`)}
+        </div>`)}
+      </div>
+      ${admin && html`<footer class="actions">
+        ${v.cordoned
+          ? html`<button type="button" class="admin" data-action="uncordon" disabled=${busy} onClick=${() => onAction('uncordon', v.name)}>Uncordon</button>`
+          : html`<button type="button" class="admin" data-action="cordon" disabled=${busy} onClick=${() => onAction('cordon', v.name)}>Cordon</button>`}
+        <button type="button" class="admin" data-action="drain" disabled=${busy} onClick=${() => onAction('drain', v.name)}>Drain</button>
+      </footer>`}
+    </article>`;
+  }
+}

@@ -1,0 +1,54 @@
+"""Kubernetes' Python client (Debian's python3-kubernetes) against labkube, driven by
+python.test.ts. Each command prints one JSON line per result, so the test reads what the
+client's own models decoded (with their validation left on)."""
+import json
+import sys
+
+from kubernetes import client, config, watch
+
+
+def out(**kw):
+    print(json.dumps(kw), flush=True)
+
+
+def main():
+    kubeconfig, command = sys.argv[1], sys.argv[2]
+    config.load_kube_config(kubeconfig)
+    core, apps = client.CoreV1Api(), client.AppsV1Api()
+    if command == 'watch':
+        # List, then watch from the list's resourceVersion, as an informer does; one line per event.
+        pods = core.list_namespaced_pod('default', label_selector='app=py')
+        out(type='LISTED', names=[p.metadata.name for p in pods.items])
+        w = watch.Watch()
+        for ev in w.stream(core.list_namespaced_pod, 'default', label_selector='app=py',
+                           resource_version=pods.metadata.resource_version, timeout_seconds=int(sys.argv[3])):
+            out(type=ev['type'], name=ev['object'].metadata.name, phase=ev['object'].status.phase)
+        out(type='END')
+    elif command == 'crud':
+        body = client.V1Deployment(
+            metadata=client.V1ObjectMeta(name='py'),
+            spec=client.V1DeploymentSpec(
+                replicas=1, selector=client.V1LabelSelector(match_labels={'app': 'py'}),
+                template=client.V1PodTemplateSpec(
+                    metadata=client.V1ObjectMeta(labels={'app': 'py'}),
+                    spec=client.V1PodSpec(containers=[client.V1Container(name='web', image='nginx')]))))
+        made = apps.create_namespaced_deployment('default', body)
+        out(step='created', name=made.metadata.name, replicas=made.spec.replicas)
+        nodes = core.list_node(label_selector='kubernetes.io/os=linux', limit=1)
+        out(step='nodes', count=len(nodes.items), more=bool(nodes.metadata._continue))
+    elif command == 'scale':
+        scaled = apps.patch_namespaced_deployment_scale('py', 'default', {'spec': {'replicas': int(sys.argv[3])}})
+        out(step='scaled', replicas=scaled.spec.replicas)
+    elif command == 'patch':
+        patched = apps.patch_namespaced_deployment('py', 'default', {'metadata': {'labels': {'team': 'lab'}}})
+        out(step='patched', labels=patched.metadata.labels)
+    elif command == 'delete':
+        status = apps.delete_namespaced_deployment('py', 'default', propagation_policy='Foreground')
+        out(step='deleted', kind=type(status).__name__)
+        try:
+            core.read_namespaced_pod('nope', 'default')
+        except client.exceptions.ApiException as err:
+            out(step='error', status=err.status, reason=json.loads(err.body)['reason'])
+
+
+main()
