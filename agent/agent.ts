@@ -230,7 +230,7 @@ export class NodeAgent {
     const { o } = this;
     this.lease = new LeaseRenewer({
       client: this.client, nodeName: o.nodeName, intervalMs: o.leaseIntervalMs, logger: o.logger,
-      onRenewed: () => this.leaseRenewed(),
+      onRenewed: (silentMs) => this.leaseRenewed(silentMs),
       onFailed: (err) => this.leaseFailed(err),
     }).start();
   }
@@ -244,8 +244,15 @@ export class NodeAgent {
     }).start(node);
   }
 
-  private leaseRenewed(): void {
+  private leaseRenewed(silentMs: number): void {
     if (!this.heartbeats++) this.o.logger.debug({ sinceProcessStartMs: Math.round(performance.now()) }, 'node lease renewed by the agent');
+    // Silent for more than two intervals and a second: the control plane may have marked the node
+    // Unknown meanwhile although no renewal failed (a newer one overtook it). Say Ready again.
+    if (this.controlPlaneReachable && silentMs > 2 * this.o.leaseIntervalMs + 1_000) {
+      this.o.logger.info({ silentMs }, 'the lease renewed after a silence; saying Ready again');
+      this.controlPlaneBack();
+      return;
+    }
     this.reachable();
   }
 

@@ -18,7 +18,12 @@ const retryAfterFailureMs = 250;
 
 export interface LeaseRenewerOptions {
   client: KubeClient; nodeName: string; intervalMs: number; logger?: Logger;
-  onRenewed?: () => void;
+  /**
+   * A renewal succeeded. `silentMs` is the time since the one before it succeeded: past the
+   * control plane's grace it may have called this node away meanwhile, even though no renewal
+   * failed (overlapping renewals: the one that would have failed was overtaken by a newer one).
+   */
+  onRenewed?: (silentMs: number) => void;
   /** A renewal failed (the next is tried one interval later, whatever the error): the agent's first sign of a lost control plane or a revoked credential. */
   onFailed?: (err: unknown) => void;
   /**
@@ -62,7 +67,9 @@ export class LeaseRenewer {
         if (!isAlreadyExists(createErr)) throw createErr;
       }
     }
-    this.o.onRenewed?.();
+    const previous = this.lastSuccessAt;
+    this.lastSuccessAt = Date.now();
+    this.o.onRenewed?.(previous ? this.lastSuccessAt - previous : 0);
   }
 
   /**
@@ -78,7 +85,6 @@ export class LeaseRenewer {
     this.inFlight++;
     const startedAt = Date.now();
     this.renew().then(() => {
-      this.lastSuccessAt = Date.now();
       this.failures = 0;
     }, (err: unknown) => {
       // A newer renewal already succeeded: this old one's failure says nothing about now.

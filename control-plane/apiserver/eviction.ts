@@ -38,8 +38,12 @@ const isReady = (pod: PodLike) => findCondition(pod.status?.conditions as never,
 
 /** Evicts the pod; returns when it is deleted (or its graceful deletion has begun). */
 export function evict(registry: Registry, namespace: string, name: string, body: unknown): void {
-  const eviction = (body ?? {}) as Eviction;
-  if (typeof eviction !== 'object' || Array.isArray(eviction)) throw new BadRequestError('the body of an eviction must be an Eviction object');
+  const eviction = body as Eviction;
+  if (eviction === null || typeof eviction !== 'object' || Array.isArray(eviction)) throw new BadRequestError('the body of an eviction must be an Eviction object');
+  // Kubernetes decodes the body as a policy Eviction: any other kind (a Pod, a DeleteOptions) is refused.
+  if (eviction.kind !== 'Eviction' || !['policy/v1', 'policy/v1beta1'].includes(eviction.apiVersion ?? '')) {
+    throw new BadRequestError(`the body of an eviction must be a policy/v1 Eviction, got ${JSON.stringify(eviction.apiVersion ?? '')} ${JSON.stringify(eviction.kind ?? '')}`);
+  }
   if (eviction.metadata?.name !== undefined && eviction.metadata.name !== name) {
     throw new BadRequestError(`name in URL does not match name in Eviction object: ${name} != ${eviction.metadata.name}`);
   }

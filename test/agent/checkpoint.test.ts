@@ -16,7 +16,7 @@ import { freePort, kill, type ServerProcess } from '../support/process.ts';
 import { eventually, type TestServer } from '../support/server.ts';
 import { labelKeys } from '../../agent/runtime/types.ts';
 import { CableProxy } from './cable-proxy.ts';
-import { containersOf, removeContainersOf, startAgentProcess, startServerProcess, uniqueName, type AgentProcess } from './support.ts';
+import { containersOf, removeContainersOf, runSleepingPods, startAgentProcess, startServerProcess, uniqueName, type AgentProcess } from './support.ts';
 
 const pods = resourceFor('', 'pods')!;
 const nodeName = uniqueName('edge');
@@ -66,15 +66,7 @@ before(async () => {
   agent = launchAgent();
   await eventually(() => /agent ready/.test(agent.output()), 90_000, 'agent ready')
     .catch((err: Error) => { throw new Error(`${err.message}\n${agent.output().slice(-3000)}`); });
-  for (const name of ['keep', 'deleted-meanwhile']) {
-    const created = await server.client.create<Pod & KubeObject>(pods, 'default', {
-      apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default' },
-      spec: { nodeName, containers: [{ name: 'main', image: 'busybox', imagePullPolicy: 'Never', command: ['sleep', '3600'] }] },
-    } as KubeObject);
-    uids[name] = created.metadata.uid!;
-  }
-  await eventually(async () => (await server.client.list<Pod & KubeObject>(pods, 'default')).items.filter((p) => p.status?.phase === 'Running').length === 2,
-    60_000, 'two pods running');
+  Object.assign(uids, await runSleepingPods(server.client, nodeName, ['keep', 'deleted-meanwhile']));
 });
 
 after(async () => {

@@ -8,13 +8,11 @@ import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
-import type { Pod } from '../../control-plane/api/core.ts';
-import type { KubeObject } from '../../control-plane/api/meta.ts';
 import { resourceFor } from '../../control-plane/api/resources.ts';
 import { labelKeys } from '../../agent/runtime/types.ts';
 import { eventually, startTestServer, type TestServer } from '../support/server.ts';
 import { CableProxy } from './cable-proxy.ts';
-import { removeContainersOf, startAgentProcess, uniqueName, type AgentProcess } from './support.ts';
+import { removeContainersOf, runSleepingPods, startAgentProcess, uniqueName, type AgentProcess } from './support.ts';
 
 const pods = resourceFor('', 'pods')!;
 const nodeName = uniqueName('partition');
@@ -40,15 +38,7 @@ before(async () => {
   agent = startAgentProcess({ ...server, url: `https://127.0.0.1:${proxyPort}` }, nodeName, '127.0.0.6');
   await eventually(() => /agent ready/.test(agent.output()), 90_000, 'agent ready')
     .catch((err: Error) => { throw new Error(`${err.message}\n${agent.output().slice(-3000)}`); });
-  for (const name of ['moved-away', 'stays']) {
-    const created = await server.client.create<Pod & KubeObject>(pods, 'default', {
-      apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default' },
-      spec: { nodeName, containers: [{ name: 'main', image: 'busybox', imagePullPolicy: 'Never', command: ['sleep', '3600'] }] },
-    } as KubeObject);
-    uids[name] = created.metadata.uid!;
-  }
-  await eventually(async () => (await server.client.list<Pod & KubeObject>(pods, 'default')).items.filter((p) => p.status?.phase === 'Running').length === 2,
-    60_000, 'two pods running');
+  Object.assign(uids, await runSleepingPods(server.client, nodeName, ['moved-away', 'stays']));
 });
 
 after(async () => {

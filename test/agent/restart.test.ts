@@ -12,7 +12,7 @@ import type { Pod } from '../../control-plane/api/core.ts';
 import type { KubeObject } from '../../control-plane/api/meta.ts';
 import { resourceFor } from '../../control-plane/api/resources.ts';
 import { eventually, startTestServer, type TestServer } from '../support/server.ts';
-import { buildAgentBundle, containersOf, removeContainersOf, startAgentProcess, uniqueName, type AgentLaunch, type AgentProcess } from './support.ts';
+import { buildAgentBundle, containersOf, removeContainersOf, runSleepingPods, startAgentProcess, uniqueName, type AgentLaunch, type AgentProcess } from './support.ts';
 
 const pods = resourceFor('', 'pods')!;
 const events = resourceFor('', 'events')!;
@@ -43,14 +43,7 @@ before(async () => {
   agent = launchAgent();
   await eventually(() => /agent ready/.test(agent.output()), 90_000, 'agent ready')
     .catch((err: Error) => { throw new Error(`${err.message}\n${agent.output().slice(-3000)}`); });
-  for (const name of ['steady-a', 'steady-b']) {
-    await server.client.create(pods, 'default', {
-      apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default' },
-      spec: { nodeName, containers: [{ name: 'main', image: 'busybox', imagePullPolicy: 'Never', command: ['sleep', '3600'] }] },
-    } as KubeObject);
-  }
-  await eventually(async () => (await server.client.list<Pod & KubeObject>(pods, 'default')).items.filter((p) => p.status?.phase === 'Running').length === 2,
-    60_000, 'two pods running');
+  await runSleepingPods(server.client, nodeName, ['steady-a', 'steady-b']);
 });
 
 after(async () => {

@@ -4,6 +4,9 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import type { Pod } from '../../control-plane/api/core.ts';
+import type { KubeObject } from '../../control-plane/api/meta.ts';
+import { resourceFor } from '../../control-plane/api/resources.ts';
 import { KubeClient } from '../../control-plane/client/client.ts';
 import type { ServerProcess } from '../support/process.ts';
 import { eventually, type TestServer } from '../support/server.ts';
@@ -96,4 +99,23 @@ export async function startServerProcess(dataDir: string, port: number, extraArg
   started.client.close();
   started.client = new KubeClient({ server: url, token: readFileSync(join(dataDir, 'admin-token'), 'utf8').trim(), ca: readFileSync(join(dataDir, 'ca.crt'), 'utf8') });
   return started;
+}
+
+/**
+ * Creates busybox pods that sleep, bound to `nodeName` (no scheduler needed), and waits until
+ * all of them are Running. Returns each pod's uid by name.
+ */
+export async function runSleepingPods(client: KubeClient, nodeName: string, names: string[]): Promise<Record<string, string>> {
+  const pods = resourceFor('', 'pods')!;
+  const uids: Record<string, string> = {};
+  for (const name of names) {
+    const created = await client.create(pods, 'default', {
+      apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'default' },
+      spec: { nodeName, containers: [{ name: 'main', image: 'busybox', imagePullPolicy: 'Never', command: ['sleep', '3600'] }] },
+    } as KubeObject);
+    uids[name] = created.metadata.uid!;
+  }
+  await eventually(async () => (await client.list<Pod & KubeObject>(pods, 'default')).items
+    .filter((p) => names.includes(p.metadata.name!) && p.status?.phase === 'Running').length === names.length, 60_000, `${names.length} pods running`);
+  return uids;
 }
