@@ -19,7 +19,9 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 
-export const servingCertSubject = (nodeName: string) => `system:node:${nodeName}`;
+import { servingCertSubject } from '../control-plane/api/well-known.ts';
+
+export { servingCertSubject };
 
 // Renew after two thirds of the lifetime, as the kubelet rotates at 70-90%: a month of a 90-day
 // certificate is left for a board that is off or cut off when the time comes.

@@ -2,6 +2,7 @@
 // A budget says how many of the pods it selects must stay healthy (minAvailable) or may be down
 // (maxUnavailable) while someone drains nodes; evictions honour it, plain deletes do not.
 import { Type, type Static } from '@sinclair/typebox';
+import { fromLabelSelector, matches } from './labels.ts';
 import { Condition, Int32, Int64, LabelSelector, ObjectMeta, kindSchema } from './meta.ts';
 
 const IntOrString = Type.Union([Int32(), Type.String()]);
@@ -25,6 +26,12 @@ export const PodDisruptionBudget = kindSchema({
   })),
 });
 export type PodDisruptionBudget = Static<typeof PodDisruptionBudget>;
+
+/** policy/v1: a budget without a selector selects no pod; an empty one ({}) every pod of its namespace. */
+export function budgetSelects(budget: { spec?: PodDisruptionBudget['spec'] }, podLabels: Record<string, string>): boolean {
+  const selector = budget.spec?.selector;
+  return selector !== undefined && matches(fromLabelSelector(selector), podLabels);
+}
 
 export const Eviction = Type.Object({
   apiVersion: Type.Optional(Type.String()),

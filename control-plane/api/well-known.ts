@@ -54,3 +54,6 @@ export const labelHeadlessService = 'service.kubernetes.io/headless';
 
 /** Annotation on Endpoints cut down to their first 1000 addresses. */
 export const annotationEndpointsOverCapacity = 'endpoints.kubernetes.io/over-capacity';
+
+/** The subject a node's serving certificate names (the kubelet's): the agent asks for it, the control plane checks it. */
+export const servingCertSubject = (nodeName: string): string => `system:node:${nodeName}`;

@@ -14,10 +14,9 @@
 //    status.disruptedPods in the same turn of the event loop that deletes the pod, so two
 //    evictions racing for the last allowed disruption cannot both win.
 import { BadRequestError, InternalError, TooManyRequestsError } from '../api/errors.ts';
-import { fromLabelSelector, matches } from '../api/labels.ts';
 import type { KubeObject } from '../api/meta.ts';
 import { findCondition, timestamp } from '../api/objects.ts';
-import type { Eviction, PodDisruptionBudget } from '../api/policy.ts';
+import { budgetSelects, type Eviction, type PodDisruptionBudget } from '../api/policy.ts';
 import { resourceFor } from '../api/resources.ts';
 import type { DeleteOptions, Registry } from './registry.ts';
 
@@ -59,11 +58,7 @@ export function evict(registry: Registry, namespace: string, name: string, body:
     return;
   }
   const labels = pod.metadata.labels ?? {};
-  const selecting = (registry.list(budgets, namespace).items as Budget[]).filter((b) => {
-    // policy/v1: no selector selects no pod; an empty one ({}) selects every pod in the namespace.
-    if (!b.spec?.selector) return false;
-    return matches(fromLabelSelector(b.spec.selector), labels);
-  });
+  const selecting = (registry.list(budgets, namespace).items as Budget[]).filter((b) => budgetSelects(b, labels));
   if (selecting.length === 0) {
     registry.delete(pods, namespace, name, options);
     return;

@@ -38,7 +38,9 @@ const maxIpSans = 4;
 // Certificates the proxy trusts per node: the newest and the one it replaced (renewal in flight).
 const keptFingerprints = 2;
 
-export const servingCertSubject = (nodeName: string) => `system:node:${nodeName}`;
+import { servingCertSubject } from '../api/well-known.ts';
+
+export { servingCertSubject };
 
 export interface NodeServingCertRecord {
   /** SHA-256 fingerprints (hex, lower case) of the certificates signed for the node, newest first. */

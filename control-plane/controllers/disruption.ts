@@ -9,14 +9,13 @@
 //  - disruptionsAllowed = currentHealthy - desiredHealthy, never below 0.
 import type { Logger } from 'pino';
 import type { KubeObject } from '../api/meta.ts';
-import { fromLabelSelector, matches } from '../api/labels.ts';
 import { deepEqual, setCondition, timestamp } from '../api/objects.ts';
-import type { PodDisruptionBudget } from '../api/policy.ts';
+import { budgetSelects, type PodDisruptionBudget } from '../api/policy.ts';
 import { resourceFor } from '../api/resources.ts';
 import type { KubeClient } from '../client/client.ts';
 import { objectKey } from '../client/informer.ts';
 import { WorkQueue } from '../client/workqueue.ts';
-import type { DeploymentObject } from './deployment-rollout.ts';
+import { scaledValue, type DeploymentObject } from './deployment-rollout.ts';
 import { controllerOf, isPodReady, type InformerLike, type PodObject } from './pod-template.ts';
 import type { ReplicaSetObject } from './replicaset.ts';
 import { runWorkers, type SyncResult } from './runner.ts';
@@ -38,7 +37,6 @@ export interface DisruptionControllerOptions {
   now?: () => Date;
 }
 
-const percentOf = (value: string, total: number) => Math.ceil((Number(value.replace('%', '')) * total) / 100);
 
 export class DisruptionController {
   readonly queue = new WorkQueue();
@@ -95,11 +93,7 @@ export class DisruptionController {
   }
 }
 
-/** policy/v1: no selector selects no pod; an empty one selects every pod of the namespace. */
-export function selects(budget: BudgetObject, pod: PodObject): boolean {
-  const selector = budget.spec?.selector;
-  return selector !== undefined && matches(fromLabelSelector(selector), pod.metadata.labels ?? {});
-}
+const selects = (budget: BudgetObject, pod: PodObject): boolean => budgetSelects(budget, pod.metadata.labels ?? {});
 
 const withoutTimes = (s: BudgetStatus) => ({ ...s, conditions: s.conditions?.map((c) => ({ type: c.type, status: c.status, reason: c.reason, message: c.message })) });
 
@@ -136,10 +130,10 @@ export function budgetStatus(budget: BudgetObject, pods: PodObject[], scaleOf: (
     expectedPods = bare + [...controllers.values()].reduce((a, b) => a + b, 0);
   }
   if (spec.maxUnavailable !== undefined) {
-    const max = typeof spec.maxUnavailable === 'string' ? percentOf(spec.maxUnavailable, expectedPods) : spec.maxUnavailable;
+    const max = scaledValue(spec.maxUnavailable, expectedPods, true);
     desiredHealthy = Math.max(0, expectedPods - max);
   } else if (typeof spec.minAvailable === 'string') {
-    desiredHealthy = percentOf(spec.minAvailable, expectedPods);
+    desiredHealthy = scaledValue(spec.minAvailable, expectedPods, true);
   } else {
     desiredHealthy = spec.minAvailable ?? 1; // neither set: minAvailable 1, policy/v1beta1's default
   }
