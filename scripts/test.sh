@@ -7,9 +7,10 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 echo "typecheck: tsc --noEmit" >&2
 npx --no-install tsc --noEmit -p .
-# Files whose figures are wall-clock deadlines (an agent restart must beat a 6 s grace period; a
+# Files whose figures are wall-clock deadlines (an agent restart must beat a 6 s grace period; crash
+# backoff delays must double; a
 # dashboard card must change within 2 s) run with the labs, one file at a time, on a quieter machine.
-timed=(test/agent/restart.test.ts test/ui/dashboard.test.ts)
+timed=(test/agent/restart.test.ts test/agent/agent.integration.test.ts test/ui/dashboard.test.ts)
 mapfile -t unit < <(find test -name '*.test.ts' -not -path 'test/e2e/*' | sort | grep -vxF -f <(printf '%s\n' "${timed[@]}"))
 mapfile -t e2e < <(find test/e2e -name '*.test.ts' | sort)
 run() { npx --no-install tsx --test --test-concurrency="$1" "${@:2}"; }
