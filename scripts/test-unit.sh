@@ -28,4 +28,4 @@ done < <(find test -name '*.test.ts' -not -path 'test/e2e/*' -not -name '*.integ
 echo "test:unit: ${#selected[@]} files; left out (Docker, browser or stress): ${left_out[*]}" >&2
 # Two files at once fits two cores; each file starts its own servers on free ports and its own
 # temporary directories, so files never share state.
-exec npx --no-install tsx --test --test-concurrency="${LABKUBE_TEST_CONCURRENCY:-2}" "${selected[@]}" "$@"
+exec npx --no-install tsx --test --test-force-exit --test-concurrency="${LABKUBE_TEST_CONCURRENCY:-2}" "${selected[@]}" "$@"

@@ -285,8 +285,13 @@ async function serveResource(app: FastifyInstance, req: FastifyRequest, reply: F
       const latest = registry.store.revision(prefixFor(r, ns));
       if (rv !== undefined && rv > latest) throw new GoneError(`too large resource version: ${rv}, current: ${latest}`);
       if (options.resourceVersionMatch === 'Exact' && rv !== latest) throw new GoneError(`too old resource version: ${rv} (labkube lists only the current state, ${latest})`);
+      const labelSelector = param(q, 'labelSelector');
+      const fieldSelector = param(q, 'fieldSelector');
+      if (!table && !labelSelector && !fieldSelector && options.limit === undefined && options.continue === undefined) {
+        return reply.type('application/json; charset=utf-8').send(registry.listJson(r, ns));
+      }
       const list = registry.list(r, ns, {
-        labelSelector: param(q, 'labelSelector'), fieldSelector: param(q, 'fieldSelector'),
+        labelSelector, fieldSelector,
         ...(options.limit !== undefined && { limit: options.limit }), ...(options.continue !== undefined && { continue: options.continue }),
       });
       return table ? toTable(r, list, include) : list;

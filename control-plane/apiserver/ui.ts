@@ -2,9 +2,9 @@
 // for a token and then reads the API like any client, so these routes need no credential
 // (auth.ts lists them in `publicRoutes`) and hold nothing secret.
 //
-// Where the files come from: `npm run bundle` builds them into dist/labkube.mjs as one constant;
-// run from source (tsx: tests, development) the first request builds them with esbuild, once per
-// process. Either way every asset is local: no CDN, no web fonts.
+// Where the files come from: `npm run bundle` builds them into dist/labkube.mjs as one constant,
+// compressed when the server starts; run from source (tsx: tests, development) the first request
+// builds them with esbuild, once per process. Either way every asset is local: no CDN, no web fonts.
 import { createHash } from 'node:crypto';
 import { brotliCompressSync, constants as zlib, gzipSync } from 'node:zlib';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -64,6 +64,10 @@ export function registerDashboard(app: FastifyInstance, options: DashboardOption
     assets ??= (options.load ?? loadSources)().then(prepare).catch((err: unknown) => { assets = undefined; throw err; });
     return assets;
   };
+  // The bundled server has its sources already: compressing them now (a fraction of a second, in
+  // the background) spares the first visitor the wait. From source, a build per test server
+  // would cost more than it saves, so it stays lazy.
+  if (typeof __LABKUBE_UI_ASSETS__ === 'string' && !options.load) setImmediate(() => get().catch(() => undefined));
   const serve = async (name: string, req: FastifyRequest, reply: FastifyReply) => {
     const asset = (await get()).get(name);
     if (!asset) throw new NotFoundError('the server could not find the requested resource');

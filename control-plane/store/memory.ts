@@ -3,7 +3,7 @@
 // renew within one interval, and the node lifecycle controller waits a full grace period first.
 import { AlreadyExistsError, ConflictError, GoneError, NotFoundError } from '../api/errors.ts';
 import type { KubeObject } from '../api/meta.ts';
-import { WatcherSet, type ListResult, type Store, type StoreEvent, type StoreEventType, type Unsubscribe } from './types.ts';
+import { WatcherSet, type JsonListResult, type ListResult, type Store, type StoreEvent, type StoreEventType, type Unsubscribe } from './types.ts';
 
 export interface MemoryStoreOptions {
   /** Events kept for watches to resume from. */
@@ -38,9 +38,17 @@ export class MemoryStore implements Store {
   }
 
   list(prefix: string): ListResult {
-    const items = [...this.objects.entries()].filter(([k]) => k.startsWith(prefix))
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, e]) => structuredClone(e.value));
+    const items = this.entries(prefix).map((e) => structuredClone(e.value));
     return { items, revision: this.rev };
+  }
+
+  listJson(prefix: string): JsonListResult {
+    return { items: this.entries(prefix).map((e) => JSON.stringify(e.value)), revision: this.rev };
+  }
+
+  private entries(prefix: string) {
+    return [...this.objects.entries()].filter(([k]) => k.startsWith(prefix))
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, e]) => e);
   }
 
   create(key: string, obj: KubeObject): KubeObject {

@@ -1,7 +1,7 @@
 // Routes each key to the store for its resource: Leases to memory, everything else to SQLite.
 // The API server sees one Store and never knows where an object lives.
 import type { KubeObject } from '../api/meta.ts';
-import type { ListResult, Store, StoreEvent, Unsubscribe } from './types.ts';
+import type { JsonListResult, ListResult, Store, StoreEvent, Unsubscribe } from './types.ts';
 
 export class RoutedStore implements Store {
   constructor(private readonly disk: Store, private readonly memory: Store, private readonly memoryPrefixes: string[]) {}
@@ -12,6 +12,7 @@ export class RoutedStore implements Store {
 
   get(key: string): KubeObject | undefined { return this.pick(key).get(key); }
   list(prefix: string): ListResult { return this.pick(prefix).list(prefix); }
+  listJson(prefix: string): JsonListResult { return this.pick(prefix).listJson(prefix); }
   create(key: string, obj: KubeObject): KubeObject { return this.pick(key).create(key, obj); }
   update(key: string, obj: KubeObject, rev?: number): KubeObject { return this.pick(key).update(key, obj, rev); }
   delete(key: string, rev?: number): KubeObject { return this.pick(key).delete(key, rev); }

@@ -10,7 +10,7 @@ import { chmodSync, closeSync, existsSync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { AlreadyExistsError, ConflictError, GoneError, NotFoundError } from '../api/errors.ts';
 import type { KubeObject } from '../api/meta.ts';
-import { WatcherSet, type ListResult, type Store, type StoreEvent, type StoreEventType, type Unsubscribe } from './types.ts';
+import { WatcherSet, type JsonListResult, type ListResult, type Store, type StoreEvent, type StoreEventType, type Unsubscribe } from './types.ts';
 
 export interface SqliteStoreOptions {
   path: string;
@@ -115,6 +115,11 @@ export class SqliteStore implements Store {
   list(prefix: string): ListResult {
     const items = this.stmt.list.all(prefix, prefixEnd(prefix)).map((r) => JSON.parse(r.value) as KubeObject);
     return { items, revision: this.rev };
+  }
+
+  /** The rows are JSON already: a plain list passes them on as they are. */
+  listJson(prefix: string): JsonListResult {
+    return { items: this.stmt.list.all(prefix, prefixEnd(prefix)).map((r) => r.value), revision: this.rev };
   }
 
   create(key: string, obj: KubeObject): KubeObject {

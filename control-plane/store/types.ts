@@ -20,12 +20,17 @@ export interface StoreEvent {
 
 export interface ListResult { items: KubeObject[]; revision: number }
 
+/** A list as the stored JSON text of each object: what a plain list sends, without parsing it first. */
+export interface JsonListResult { items: string[]; revision: number }
+
 export type Unsubscribe = () => void;
 
 export interface Store {
   get(key: string): KubeObject | undefined;
   /** Every current object whose key starts with `prefix`, in key order, and the store's revision. */
   list(prefix: string): ListResult;
+  /** The same objects as `list`, each as its JSON text. */
+  listJson(prefix: string): JsonListResult;
   /** Throws AlreadyExistsError when the key exists. */
   create(key: string, obj: KubeObject): KubeObject;
   /** Throws NotFoundError, or ConflictError when `expectedRevision` is given and stale. */

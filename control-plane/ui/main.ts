@@ -47,6 +47,9 @@ function showLogin(error?: string): void {
 
 async function start(token: string): Promise<void> {
   const api = new Api(token);
+  // Both reads at once. (The lists wait for them: started beside them, they and their watches
+  // would take all six of the browser's connections to the server and keep the check waiting.)
+  const role = roleOf(api).catch((): Role => 'viewer');
   try {
     await checkToken(api);
   } catch (err) {
@@ -57,8 +60,7 @@ async function start(token: string): Promise<void> {
     return;
   }
   sessionStorage.setItem(storageKey, token);
-  const role = await roleOf(api);
-  render(html`<${App} api=${api} role=${role} onSignOut=${() => showLogin()} onRefused=${showLogin} />`, root);
+  render(html`<${App} api=${api} role=${await role} onSignOut=${() => showLogin()} onRefused=${showLogin} />`, root);
 }
 
 root.textContent = ''; // the "Loading…" placeholder: render adds beside what is there

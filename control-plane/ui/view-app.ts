@@ -40,9 +40,13 @@ export function App({ api, role, onSignOut, onRefused }: { api: Api; role: Role;
 
   useEffect(() => {
     let frame = 0;
-    const unsubscribe = cluster.subscribe(() => {
+    const redraw = () => {
+      // While the first lists come in, a redraw per list would draw 1,500 pods several times over
+      // before the picture is whole: the page waits for all of them (or for a failure to show).
+      if (!cluster.synced && cluster.connection.state === 'connecting') return;
       frame ||= requestAnimationFrame(() => { frame = 0; setVersion(cluster.version); });
-    });
+    };
+    const unsubscribe = cluster.subscribe(redraw);
     cluster.start();
     // "NotReady for 12 s" and the banner count seconds.
     const timer = setInterval(() => setNow(Date.now()), 1000);
