@@ -10,6 +10,8 @@ export interface LogTokenClaims {
   node: string;
   namespace: string;
   pod: string;
+  /** What the token opens: the pod's logs when absent, a command in it (pods/exec) when 'exec'. */
+  verb?: 'exec';
   /** Issued at, by the control plane's clock, seconds since the epoch (absent from tokens of older servers). */
   iat?: number;
   /** Expiry, seconds since the epoch. */

@@ -1,11 +1,12 @@
 // The agent's log server: GET /containerLogs/{namespace}/{pod}/{container} (the kubelet's path)
-// with follow, tailLines, timestamps, previous, sinceSeconds. HTTPS with the serving certificate
+// with follow, tailLines, timestamps, previous, sinceSeconds; and /exec/... (exec-server.ts). HTTPS with the serving certificate
 // the cluster CA signed for this node (serving-cert.ts), swapped in place when it is renewed;
 // callers must present a log token signed by the cluster CA for this node and pod
 // (log-token.ts). node:https only: no framework on a board.
 import https from 'node:https';
 import type { Logger } from 'pino';
 import { reconnectBackoff, retry, RetryBackoff } from './backoff.ts';
+import { execUpgradeHandler } from './exec-server.ts';
 import { publicKeyFromCa, verifyLogToken } from './log-token.ts';
 import { ServingCertificate } from './serving-cert.ts';
 import { restartCountOf } from './hooks/report.ts';
@@ -54,6 +55,7 @@ export async function startLogServer(o: LogServerOptions): Promise<LogServer> {
       const verdict = verifyLogToken(publicKey, token, o.nodeName, (o.clock ?? Date.now)());
       if (!verdict.ok) return fail(res, 401, 'Unauthorized', verdict.reason);
       if (verdict.claims.namespace !== namespace || verdict.claims.pod !== pod) return fail(res, 403, 'Forbidden', 'token is for another pod');
+      if (verdict.claims.verb !== undefined) return fail(res, 403, 'Forbidden', `token is for ${verdict.claims.verb}, not logs`);
       const q = url.searchParams;
       const flag = (k: string) => q.get(k) === 'true' || q.get(k) === '1';
       const found = (await o.runtime.listContainers({
@@ -81,6 +83,8 @@ export async function startLogServer(o: LogServerOptions): Promise<LogServer> {
       else res.destroy();
     });
   });
+  // pods/exec arrives on the same port as a WebSocket upgrade (exec-server.ts).
+  server.on('upgrade', execUpgradeHandler({ runtime: o.runtime, nodeName: o.nodeName, publicKey, ...(o.clock && { clock: o.clock }), ...(o.logger && { logger: o.logger }) }));
   const closing = new AbortController();
   let port = 0;
   const listen = () => new Promise<number>((resolve, reject) => {

@@ -1,10 +1,10 @@
 // The agent's container runtime over the Docker Engine API (dockerode). The only file that talks
 // to Docker; it turns Docker's shapes into runtime/types.ts and nothing more.
 import { createReadStream } from 'node:fs';
-import { PassThrough } from 'node:stream';
+import { PassThrough, type Duplex } from 'node:stream';
 import Docker from 'dockerode';
 import type {
-  ContainerConfig, ContainerInfo, ContainerRuntime, ContainerStatusName, ImageEvent, ImageInfo, LogOptions, NetworkInfo, NetworkRuntime, NetworkSpec, RuntimeEvent,
+  ContainerConfig, ContainerInfo, ContainerRuntime, ContainerStatusName, ExecSession, ImageEvent, ImageInfo, LogOptions, NetworkInfo, NetworkRuntime, NetworkSpec, RuntimeEvent,
 } from './types.ts';
 
 const labelFilter = (labels: Record<string, string>) => Object.entries(labels).map(([k, v]) => `${k}=${v}`);
@@ -223,6 +223,42 @@ export class DockerRuntime implements ContainerRuntime, NetworkRuntime {
     });
     const info = await exec.inspect();
     return { exitCode: info.ExitCode ?? -1, output };
+  }
+
+  async openExec(id: string, options: { command: string[]; stdin: boolean; tty: boolean }): Promise<ExecSession> {
+    const exec = await this.docker.getContainer(id).exec({
+      Cmd: options.command, AttachStdin: options.stdin, AttachStdout: true, AttachStderr: true, Tty: options.tty,
+    });
+    // Hijacked: one raw connection carries input one way and output the other; ending its
+    // writable side is the end of input, and Docker closes it when the command is done.
+    const stream = await exec.start({ hijack: true, stdin: options.stdin, Tty: options.tty }) as Duplex;
+    const stdout = new PassThrough();
+    const stderr = new PassThrough();
+    if (options.tty) stream.pipe(stdout);
+    else this.docker.modem.demuxStream(stream, stdout, stderr);
+    const ended = new Promise<void>((resolve) => {
+      stream.once('end', resolve);
+      stream.once('close', resolve);
+      stream.once('error', () => resolve());
+    });
+    const exitCode = ended.then(async () => {
+      stdout.end();
+      stderr.end();
+      // The stream can end a moment before the engine records the exit.
+      for (let attempt = 0; attempt < 50; attempt++) {
+        const info = await exec.inspect();
+        if (!info.Running && info.ExitCode !== null && info.ExitCode !== undefined) return info.ExitCode;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return -1;
+    });
+    return {
+      stdout, stderr,
+      ...(options.stdin && { stdin: stream }),
+      resize: async (width, height) => { await exec.resize({ w: width, h: height }); },
+      exitCode,
+      close: () => stream.destroy(),
+    };
   }
 
   async watchEvents(labels: Record<string, string>, onEvent: (e: RuntimeEvent) => void, signal: AbortSignal): Promise<void> {

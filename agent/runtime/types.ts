@@ -119,6 +119,21 @@ export interface ImageEvent {
 
 export interface LogOptions { follow: boolean; tailLines?: number; timestamps: boolean; sinceSeconds?: number }
 
+/** A command running in a container for a client (`kubectl exec`), its streams attached. */
+export interface ExecSession {
+  /** What the command writes; with a terminal, stderr is part of stdout and this ends empty. */
+  readonly stdout: NodeJS.ReadableStream;
+  readonly stderr: NodeJS.ReadableStream;
+  /** Its input, when asked for: end() is the end of input. */
+  readonly stdin?: NodeJS.WritableStream;
+  /** Resizes the terminal (with a TTY only). */
+  resize(width: number, height: number): Promise<void>;
+  /** The exit code, once the command has ended and stdout and stderr have ended. */
+  readonly exitCode: Promise<number>;
+  /** Lets go of the streams (the client went away). */
+  close(): void;
+}
+
 export interface ContainerRuntime {
   version(): Promise<{ version: string; apiVersion: string }>;
   /** Every container (running or not) carrying all of these labels. */
@@ -138,6 +153,8 @@ export interface ContainerRuntime {
   pullImage(ref: string): Promise<void>;
   loadImage(tarPath: string): Promise<void>;
   exec(id: string, command: string[], timeoutMs: number): Promise<{ exitCode: number; output: string }>;
+  /** Starts `command` in a running container with its streams attached, for a client to drive. */
+  openExec(id: string, options: { command: string[]; stdin: boolean; tty: boolean }): Promise<ExecSession>;
   /** Streams container events for containers with these labels until `signal` aborts or the stream fails. */
   watchEvents(labels: Record<string, string>, onEvent: (e: RuntimeEvent) => void, signal: AbortSignal): Promise<void>;
   /** Streams image events (anything that may change what a reference names) until `signal` aborts or the stream fails. */

@@ -1,4 +1,4 @@
-// Dialing a node's agent (logs now; exec and port-forward reuse it): HTTPS to the Node's
+// Dialing a node's agent (logs, exec): HTTPS to the Node's
 // InternalIP and kubelet port, trusting only what proves to be that node's agent, as
 // kube-apiserver does with --kubelet-certificate-authority:
 //  - the chain: the certificate is signed by the cluster CA and valid now (TLS, `ca`);
@@ -61,27 +61,39 @@ export interface AgentRequest {
   describe(err: Error): ServiceUnavailableError;
 }
 
-/** Opens a request to the agent at `endpoint`, over TLS verified as above. */
-export function requestAgent(trust: AgentTrust, endpoint: AgentEndpoint,
-  init: { method: string; path: string; headers?: OutgoingHttpHeaders }): AgentRequest {
+/**
+ * The TLS options of a connection to the agent at `endpoint`, verified as above (for
+ * node:https and for a WebSocket client alike), and how to word its failure.
+ */
+export function agentTls(trust: AgentTrust, endpoint: AgentEndpoint): {
+  tls: { ca: string; agent: false; checkServerIdentity(host: string, cert: PeerCertificate): Error | undefined };
+  describe(err: Error): ServiceUnavailableError;
+} {
   let refusal: string | undefined;
-  const request = https.request({
-    host: endpoint.host, port: endpoint.port, method: init.method, path: init.path, headers: init.headers,
+  const tls = {
     ca: trust.caPem,
     // A connection pinned to one node's certificate is not for another request to reuse blindly.
-    agent: false,
+    agent: false as const,
     checkServerIdentity: (host: string, cert: PeerCertificate) => {
       const wrongAddress = checkServerIdentity(host, cert);
       if (wrongAddress) return wrongAddress;
       refusal = untrustedReason(trust.store, endpoint.nodeName, new X509Certificate(cert.raw));
       return refusal ? new Error(refusal) : undefined;
     },
-  });
+  };
   const describe = (err: Error) => {
     const why = refusal ?? chainErrors[(err as NodeJS.ErrnoException).code ?? ''];
     return why ? new AgentCertificateError(endpoint, why)
       : new ServiceUnavailableError(`cannot reach the agent on node "${endpoint.nodeName}" at ${endpoint.host}:${endpoint.port}: ${(err as NodeJS.ErrnoException).code ?? err.message}`);
   };
+  return { tls, describe };
+}
+
+/** Opens a request to the agent at `endpoint`, over TLS verified as above. */
+export function requestAgent(trust: AgentTrust, endpoint: AgentEndpoint,
+  init: { method: string; path: string; headers?: OutgoingHttpHeaders }): AgentRequest {
+  const { tls, describe } = agentTls(trust, endpoint);
+  const request = https.request({ host: endpoint.host, port: endpoint.port, method: init.method, path: init.path, headers: init.headers, ...tls });
   return { request, describe };
 }
 

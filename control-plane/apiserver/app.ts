@@ -25,6 +25,7 @@ import { Registry, keyFor, prefixFor, type DeleteOptions, type RegistryOptions }
 import { parseRequestInfo, type RequestInfo } from './request-info.ts';
 import { serveWatch, type WatchSettings } from './watch.ts';
 import { toTable, wantsTable, type IncludeObject } from './tables.ts';
+import { registerPodExec } from './pod-exec.ts';
 import { registerPodLogRoute } from './pod-logs.ts';
 import { registerOpenApi } from './openapi.ts';
 import { registerOpenApiV2 } from './openapi-v2.ts';
@@ -220,7 +221,10 @@ export async function buildApiServer(options: ApiServerOptions): Promise<Fastify
   registerAccessReviews(app);
 
   // Registered before the /api/v1/* wildcard so the router prefers it.
-  if (options.podLogSigningKeyPem) registerPodLogRoute(app, { signingKeyPem: options.podLogSigningKeyPem, caPem: options.caPem });
+  if (options.podLogSigningKeyPem) {
+    registerPodLogRoute(app, { signingKeyPem: options.podLogSigningKeyPem, caPem: options.caPem });
+    registerPodExec(app, { signingKeyPem: options.podLogSigningKeyPem, caPem: options.caPem });
+  }
   const handle = (req: FastifyRequest, reply: FastifyReply) => serveResource(app, req, reply, watchSettings);
   for (const prefix of ['/api/v1/*', '/apis/:group/:version/*']) {
     app.route({ method: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'], url: prefix, handler: handle });

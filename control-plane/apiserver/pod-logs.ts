@@ -72,7 +72,7 @@ function logOptions(q: Query, podName: string): URLSearchParams {
   return out;
 }
 
-function pickContainer(pod: Pod, requested: string | undefined): string {
+export function pickContainer(pod: Pod, requested: string | undefined): string {
   const names = pod.spec.containers.map((c) => c.name);
   if (requested) {
     if (!names.includes(requested)) throw new BadRequestError(`container ${requested} is not valid for pod ${pod.metadata.name}`);

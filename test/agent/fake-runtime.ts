@@ -52,6 +52,8 @@ export class FakeRuntime implements ContainerRuntime {
   async pullImage(ref: string) { this.pulls.push(ref); if (this.pullError) throw new Error(this.pullError); this.addImage(ref); }
   async loadImage() { /* nothing to load in memory */ }
   async exec() { return { exitCode: 0, output: '' }; }
+  // Exec sessions are tested against Docker itself (test/agent/exec.integration.test.ts).
+  async openExec(): Promise<never> { throw new Error('the fake runtime runs no commands'); }
   async watchEvents(_l: Record<string, string>, _on: (e: RuntimeEvent) => void, signal: AbortSignal) {
     await new Promise<void>((r) => signal.addEventListener('abort', () => r()));
   }

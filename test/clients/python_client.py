@@ -24,6 +24,14 @@ def main():
                            resource_version=pods.metadata.resource_version, timeout_seconds=int(sys.argv[3])):
             out(type=ev['type'], name=ev['object'].metadata.name, phase=ev['object'].status.phase)
         out(type='END')
+    elif command == 'exec':
+        # Exec through the client's own WebSocket stream (v4.channel.k8s.io), in the named pod.
+        from kubernetes.stream import stream
+        resp = stream(core.connect_get_namespaced_pod_exec, sys.argv[3], 'default',
+                      command=['sh', '-c', 'echo out; echo err >&2; exit 4'],
+                      stderr=True, stdin=False, stdout=True, tty=False, _preload_content=False)
+        resp.run_forever(timeout=60)
+        out(stdout=resp.read_stdout(), stderr=resp.read_stderr(), code=resp.returncode)
     elif command == 'crud':
         body = client.V1Deployment(
             metadata=client.V1ObjectMeta(name='py'),

@@ -1,0 +1,119 @@
+// pods/exec on the agent, as the kubelet serves /exec/{namespace}/{pod}/{container}: the API
+// server's WebSocket is upgraded here (on the log server's HTTPS port, with a token signed by the
+// cluster CA for this node, this pod and exec), and the command runs through Docker's exec. The
+// messages are Kubernetes' channel protocol (control-plane/api/remotecommand.ts), which the API
+// server relays unchanged between the client and this agent.
+import type { KeyObject } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import { WebSocket, WebSocketServer } from 'ws';
+import {
+  channel, execOptionsFrom, exitStatus, failureStatus, frame, pickRemoteCommandProtocol, remoteCommandProtocols, upgradeRefusal, type ExecOptions,
+} from '../control-plane/api/remotecommand.ts';
+import { restartCountOf } from './hooks/report.ts';
+import { verifyLogToken } from './log-token.ts';
+import { labelKeys, type ContainerRuntime, type ExecSession } from './runtime/types.ts';
+
+export interface ExecServerOptions {
+  runtime: ContainerRuntime;
+  nodeName: string;
+  /** The cluster CA's public key, which signs the tokens. */
+  publicKey: KeyObject;
+  clock?: () => number;
+  logger?: Logger;
+}
+
+// Output waiting to be sent past this many messages pauses the command's streams: a slow
+// client (a `kubectl cp` over Wi-Fi) holds the command back instead of the agent's memory.
+const maxPendingMessages = 16;
+
+/** The handler for the HTTPS server's 'upgrade' event. */
+export function execUpgradeHandler(o: ExecServerOptions): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
+  const wss = new WebSocketServer({
+    noServer: true, perMessageDeflate: false,
+    handleProtocols: (offered) => pickRemoteCommandProtocol(offered) ?? false,
+  });
+  return (req, socket, head) => {
+    socket.on('error', () => { /* the client went away mid-handshake */ });
+    const refuse = (code: number, reason: string, message: string) => { socket.end(upgradeRefusal(code, reason, message)); };
+    void (async () => {
+      const url = new URL(req.url ?? '/', 'https://agent');
+      const m = /^\/exec\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(url.pathname);
+      if (!m) return refuse(404, 'NotFound', 'not found');
+      const [namespace, pod, container] = m.slice(1).map(decodeURIComponent) as [string, string, string];
+      const token = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? '';
+      const verdict = verifyLogToken(o.publicKey, token, o.nodeName, (o.clock ?? Date.now)());
+      if (!verdict.ok) return refuse(401, 'Unauthorized', verdict.reason);
+      const { claims } = verdict;
+      if (claims.verb !== 'exec' || claims.namespace !== namespace || claims.pod !== pod) return refuse(403, 'Forbidden', 'token is not for exec in this pod');
+      const options = execOptionsFrom(url.searchParams, container);
+      if (typeof options === 'string') return refuse(400, 'BadRequest', options);
+      const offered = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
+      if (!pickRemoteCommandProtocol(offered)) return refuse(400, 'BadRequest', `no supported stream protocol offered: labkube speaks ${remoteCommandProtocols.join(', ')}`);
+      const found = (await o.runtime.listContainers({
+        [labelKeys.node]: o.nodeName, [labelKeys.namespace]: namespace, [labelKeys.pod]: pod, [labelKeys.container]: container,
+      })).sort((a, b) => restartCountOf(b) - restartCountOf(a))[0];
+      if (found?.status !== 'running') return refuse(400, 'BadRequest', `container ${container} is not running in pod ${pod} (${found?.status ?? 'not created yet'})`);
+      const session = await o.runtime.openExec(found.id, options);
+      o.logger?.info({ namespace, pod, container, command: options.command[0], tty: options.tty }, 'exec started');
+      wss.handleUpgrade(req, socket, head, (ws) => bridge(ws, session, options, o.logger));
+    })().catch((err: unknown) => {
+      o.logger?.warn({ err: (err as Error).message }, 'exec failed to start');
+      refuse(500, 'InternalError', `cannot exec in the container: ${(err as Error).message}`);
+    });
+  };
+}
+
+const ended = (s: NodeJS.ReadableStream) => new Promise<void>((resolve) => { s.once('end', resolve); s.once('close', resolve); });
+
+/** Carries the session's streams over the WebSocket until the command ends, then its Status. */
+function bridge(ws: WebSocket, session: ExecSession, options: ExecOptions, logger?: Logger): void {
+  const outputs = [[session.stdout, channel.stdout], [session.stderr, channel.stderr]] as const;
+  let pending = 0;
+  for (const [stream, ch] of outputs) {
+    stream.on('data', (d: Buffer) => {
+      pending++;
+      ws.send(frame(ch, d), () => {
+        if (--pending < maxPendingMessages) for (const [s] of outputs) s.resume();
+      });
+      if (pending >= maxPendingMessages) for (const [s] of outputs) s.pause();
+    });
+  }
+  ws.on('message', (data: Buffer) => {
+    const body = data.subarray(1);
+    switch (data[0]) {
+      case channel.stdin:
+        if (session.stdin && body.length > 0 && !session.stdin.write(body)) {
+          ws.pause();
+          session.stdin.once('drain', () => ws.resume());
+        }
+        break;
+      case channel.resize: {
+        if (!options.tty) break;
+        try {
+          const size = JSON.parse(body.toString('utf8')) as { Width?: unknown; Height?: unknown };
+          const valid = (n: unknown): n is number => Number.isInteger(n) && (n as number) > 0 && (n as number) < 10_000;
+          if (valid(size.Width) && valid(size.Height)) session.resize(size.Width, size.Height).catch(() => { /* the command may have ended */ });
+        } catch { /* not JSON: ignored, as the kubelet does */ }
+        break;
+      }
+      case channel.close:
+        // v5: the client has no more input.
+        if (body[0] === channel.stdin) session.stdin?.end();
+        break;
+      default:
+    }
+  });
+  ws.on('close', () => session.close());
+  ws.on('error', () => session.close());
+  void Promise.all([session.exitCode, ended(session.stdout), ended(session.stderr)]).then(
+    ([code]) => exitStatus(code),
+    (err: unknown) => failureStatus(`exec: ${(err as Error).message}`),
+  ).then((status) => {
+    logger?.info({ status: status.status, message: status.message }, 'exec ended');
+    if (ws.readyState !== WebSocket.OPEN) return;
+    ws.send(frame(channel.error, JSON.stringify(status)));
+    ws.close(1000);
+  });
+}

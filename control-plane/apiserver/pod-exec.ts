@@ -1,0 +1,135 @@
+// pods/exec: `kubectl exec` (1.30 and newer), `kubectl cp`, and the official clients' exec open a
+// WebSocket to /api/v1/namespaces/{ns}/pods/{name}/exec. The API server checks the caller (only
+// the admin may exec), the pod and the command, then dials the agent of the pod's node (as for
+// logs: its serving certificate checked by agent-dial.ts, a one-minute token signed with the CA
+// key naming this node, pod and exec) and, once the agent has accepted, completes the client's
+// handshake with the same subprotocol and relays messages both ways unchanged. Every refusal
+// before that is an HTTP error with a Status, which kubectl prints.
+//
+// SPDY (kubectl 1.29 and older) is not served: such a request gets a 400 saying so, after the
+// same checks, so a wrong pod name still reads "not found" rather than a protocol complaint.
+import { createPrivateKey } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import { WebSocket, WebSocketServer } from 'ws';
+import { signLogToken } from '../../agent/log-token.ts';
+import { ApiError, BadRequestError, InternalError, NotFoundError, ServiceUnavailableError } from '../api/errors.ts';
+import type { Node, Pod } from '../api/core.ts';
+import { execOptionsFrom, execQuery, pickRemoteCommandProtocol, remoteCommandProtocols, upgradeRefusal } from '../api/remotecommand.ts';
+import { resourceFor } from '../api/resources.ts';
+import { agentEndpoint, agentTls, type AgentTrust } from './agent-dial.ts';
+import { authorize } from './auth.ts';
+import { pickContainer } from './pod-logs.ts';
+
+const pods = resourceFor('', 'pods')!;
+const nodes = resourceFor('', 'nodes')!;
+const execPath = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/(exec|attach|portforward)$/;
+// A WebSocket message is at most this large (kubectl sends 32 KiB of stdin at a time).
+const maxMessageBytes = 16 * 1024 * 1024;
+// Past this much unsent toward one side, the relay stops reading the other.
+const highWaterBytes = 1024 * 1024;
+
+export interface PodExecOptions {
+  /** PEM of the cluster CA's private key, which signs the token the agent checks. */
+  signingKeyPem: string;
+  /** PEM of the cluster CA certificate: the agent's serving certificate must chain to it. */
+  caPem?: string;
+  tokenTtlSeconds?: number;
+}
+
+export function registerPodExec(app: FastifyInstance, options: PodExecOptions): void {
+  const key = createPrivateKey(options.signingKeyPem);
+  const ttl = options.tokenTtlSeconds ?? 60;
+  const trust: AgentTrust | undefined = options.caPem ? { caPem: options.caPem, store: app.registry.store } : undefined;
+  // The client's handshake is completed with the subprotocol the agent chose.
+  const agreed = new WeakMap<IncomingMessage, string>();
+  const wss = new WebSocketServer({
+    noServer: true, perMessageDeflate: false, maxPayload: maxMessageBytes,
+    handleProtocols: (_offered, req) => agreed.get(req) ?? false,
+  });
+
+  app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => { /* the client went away */ });
+    const refuse = (err: unknown) => {
+      const api = err instanceof ApiError ? err : new InternalError('an internal error occurred', { cause: err });
+      if (api.code >= 500) app.log.warn({ err: api.message, url: req.url }, 'exec refused');
+      if (socket.writable) socket.end(upgradeRefusal(api.code, api.reason, api.message));
+    };
+    try {
+      const url = new URL(req.url ?? '/', 'https://apiserver');
+      const m = execPath.exec(url.pathname);
+      if (!m) throw new NotFoundError('the server could not find the requested resource');
+      const [namespace, name, subresource] = m.slice(1).map(decodeURIComponent) as [string, string, string];
+      const user = app.authenticator.authenticate(req.headers.authorization);
+      authorize(user, { verb: 'create', group: '', version: 'v1', resource: 'pods', subresource, namespace, name }, () => undefined);
+      const pod = app.registry.get(pods, namespace, name) as unknown as Pod;
+      if (subresource !== 'exec') throw new BadRequestError(`pods/${subresource} is not served by labkube yet; pods/exec is`);
+      const container = pickContainer(pod, url.searchParams.get('container') ?? undefined);
+      const exec = execOptionsFrom(url.searchParams, container);
+      if (typeof exec === 'string') throw new BadRequestError(exec);
+      const phase = pod.status?.phase;
+      if (phase === 'Succeeded' || phase === 'Failed') throw new BadRequestError(`cannot exec into a container in a completed pod; current phase is ${phase}`);
+      if (!pod.spec.nodeName) throw new BadRequestError(`pod ${name} does not have a host assigned`);
+      if (String(req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
+        throw new BadRequestError(`labkube serves exec over WebSocket (${remoteCommandProtocols.join(', ')}), as kubectl 1.30 and newer speak it; `
+          + `this client asked for ${req.headers.upgrade ?? 'no upgrade'} (kubectl 1.29 and older speak only SPDY: use kubectl 1.30 or newer)`);
+      }
+      const offered = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
+      const protocol = pickRemoteCommandProtocol(offered);
+      if (!protocol) throw new BadRequestError(`no supported stream protocol offered: labkube speaks ${remoteCommandProtocols.join(', ')}`);
+      if (!trust) throw new ServiceUnavailableError('this API server has no cluster CA certificate to verify agents with');
+      const endpoint = agentEndpoint(app.registry.get(nodes, undefined, pod.spec.nodeName) as unknown as Node);
+      const now = Math.floor(Date.now() / 1000);
+      const token = signLogToken(key, { node: endpoint.nodeName, namespace, pod: name, verb: 'exec', iat: now, exp: now + ttl });
+      const { tls, describe } = agentTls(trust, endpoint);
+      const path = `/exec/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}/${encodeURIComponent(container)}?${execQuery(exec)}`;
+      const host = endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host;
+      const upstream = new WebSocket(`wss://${host}:${endpoint.port}${path}`, [protocol], {
+        ...tls, headers: { Authorization: `Bearer ${token}` }, perMessageDeflate: false, maxPayload: maxMessageBytes, handshakeTimeout: 15_000,
+      });
+      let opened = false;
+      // The client gave up while the agent was being dialed.
+      socket.once('close', () => { if (!opened) upstream.terminate(); });
+      upstream.on('unexpected-response', (_r, res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => { if (body.length < 65_536) body += d.toString('utf8'); });
+        res.on('end', () => {
+          let status: { message?: string; reason?: string; code?: number } = {};
+          try { status = JSON.parse(body) as typeof status; } catch { status = { message: body || `the agent answered HTTP ${res.statusCode}` }; }
+          refuse(ApiError.fromStatus(status, res.statusCode ?? 502));
+          upstream.terminate();
+        });
+      });
+      upstream.on('error', (err) => { if (!opened) refuse(describe(err)); });
+      upstream.on('open', () => {
+        opened = true;
+        if (socket.destroyed) { upstream.close(); return; }
+        agreed.set(req, upstream.protocol);
+        wss.handleUpgrade(req, socket, head, (client) => relay(client, upstream));
+      });
+    } catch (err) {
+      refuse(err);
+    }
+  });
+}
+
+/** Messages both ways, unchanged; either side closing closes the other. */
+function relay(client: WebSocket, upstream: WebSocket): void {
+  // A side that cannot keep up pauses the other (kubectl cp of a large file in either direction).
+  const forward = (from: WebSocket, to: WebSocket) => {
+    from.on('message', (data: Buffer, isBinary: boolean) => {
+      if (to.readyState !== WebSocket.OPEN) return;
+      to.send(data, { binary: isBinary }, () => { if (to.bufferedAmount < highWaterBytes) from.resume(); });
+      if (to.bufferedAmount >= highWaterBytes) from.pause();
+    });
+    from.on('close', (code: number, reason: Buffer) => {
+      // 1005 (no code) and 1006 (abnormal) may not be sent: the other side gets a plain close.
+      if (to.readyState === WebSocket.OPEN) to.close(code >= 1000 && code < 5000 && code !== 1005 && code !== 1006 ? code : 1000, reason);
+      else to.terminate();
+    });
+    from.on('error', () => to.terminate());
+  };
+  forward(client, upstream);
+  forward(upstream, client);
+}

@@ -1,0 +1,141 @@
+// Stock kubectl exec and cp (1.30 and 1.33: the WebSocket versions) through labkube's pods/exec
+// to a real agent running a real Docker container: output on both streams, exit codes, stdin,
+// a terminal, cp of a 10 MB file both ways with equal checksums, and the refusals a user meets
+// (a wrong pod, a viewer's token, kubectl 1.29's SPDY). Needs the Docker engine and the offline
+// images (scripts/build-images.sh).
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { after, before, describe, test } from 'node:test';
+import { WebSocket } from 'ws';
+import type { Node } from '../../control-plane/api/core.ts';
+import type { KubeObject } from '../../control-plane/api/meta.ts';
+import { resourceFor } from '../../control-plane/api/resources.ts';
+import { removeContainersOf, runSleepingPods, startAgentProcess, uniqueName, type AgentProcess } from '../agent/support.ts';
+import { runCommand } from '../cli/run.ts';
+import { eventually, startTestServer, type TestServer } from '../support/server.ts';
+
+const nodes = resourceFor('', 'nodes')!;
+const kubectlBinary = (version: string) => `/usr/lib/google-cloud-sdk/bin/kubectl.${version}`;
+const versions = ['1.30', '1.33'];
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+describe('kubectl exec and cp, through the API server to a real agent', { timeout: 600_000 }, () => {
+  let server: TestServer;
+  let agent: AgentProcess;
+  let dir: string;
+  const node = uniqueName('exec');
+  const kubectl = (version: string, args: string[], options: { input?: string; env?: NodeJS.ProcessEnv } = {}) =>
+    runCommand(kubectlBinary(version), args, { env: { KUBECONFIG: server.kubeconfigPath, ...options.env }, timeoutMs: 90_000, ...(options.input !== undefined && { input: options.input }) });
+
+  before(async () => {
+    for (const v of [...versions, '1.29']) assert.ok(existsSync(kubectlBinary(v)), `kubectl ${v} at ${kubectlBinary(v)}`);
+    dir = mkdtempSync(join(tmpdir(), 'labkube-exec-'));
+    server = await startTestServer();
+    agent = startAgentProcess(server, node, '127.0.0.1');
+    await eventually(async () => (await server.client.get<Node & KubeObject>(nodes, undefined, node)).status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+      120_000, 'the agent\'s Node Ready');
+    await runSleepingPods(server.client, node, ['shell']);
+  });
+
+  after(async () => {
+    await agent?.kill('SIGKILL');
+    removeContainersOf([node]);
+    await server?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  for (const v of versions) {
+    test(`kubectl ${v}: stdout and stderr apart, and the exit code`, async () => {
+      const ok = await kubectl(v, ['exec', 'shell', '--', 'sh', '-c', 'echo out; echo err >&2']);
+      assert.equal(ok.code, 0, ok.stderr);
+      assert.equal(ok.stdout, 'out\n');
+      assert.match(ok.stderr, /^err$/m);
+      const three = await kubectl(v, ['exec', 'shell', '--', 'sh', '-c', 'exit 3']);
+      assert.equal(three.code, 3, three.stderr);
+      assert.match(three.stderr, /command terminated with exit code 3/);
+    });
+
+    test(`kubectl ${v}: -i sends stdin to its end; without -i the command reads none`, async () => {
+      const counted = await kubectl(v, ['exec', '-i', 'shell', '--', 'sh', '-c', 'wc -c'], { input: 'hello lab\n' });
+      assert.equal(counted.code, 0, counted.stderr);
+      assert.equal(counted.stdout.trim(), '10');
+      const none = await kubectl(v, ['exec', 'shell', '--', 'sh', '-c', 'wc -c'], { input: 'ignored\n' });
+      assert.equal(none.code, 0, none.stderr);
+      assert.equal(none.stdout.trim(), '0');
+    });
+  }
+
+  test('kubectl cp: a 10 MB file up and down again, checksums equal', async () => {
+    const data = randomBytes(10 * 1024 * 1024);
+    writeFileSync(join(dir, 'up.bin'), data);
+    const up = await kubectl('1.33', ['cp', join(dir, 'up.bin'), 'shell:/tmp/up.bin']);
+    assert.equal(up.code, 0, up.stderr);
+    const inPod = await kubectl('1.33', ['exec', 'shell', '--', 'sha256sum', '/tmp/up.bin']);
+    assert.equal(inPod.stdout.split(/\s+/)[0], sha256(data), 'the file in the pod');
+    const down = await kubectl('1.33', ['cp', 'shell:/tmp/up.bin', join(dir, 'down.bin')]);
+    assert.equal(down.code, 0, down.stderr);
+    assert.equal(sha256(readFileSync(join(dir, 'down.bin'))), sha256(data), 'the file copied back');
+  });
+
+  test('the protocol itself: v4 offered alone is chosen; a terminal merges stderr, ends lines CR LF and takes a resize', async () => {
+    const q = new URLSearchParams([['command', 'sh'], ['command', '-c'], ['command', 'tty; while read line; do stty size; done'],
+      ['stdin', 'true'], ['stdout', 'true'], ['stderr', 'true'], ['tty', 'true']]);
+    const ws = new WebSocket(`${server.url.replace(/^https/, 'wss')}/api/v1/namespaces/default/pods/shell/exec?${q}`, ['v4.channel.k8s.io'],
+      { ca: server.caPem, headers: { Authorization: `Bearer ${server.adminToken}` } });
+    const received: Record<number, string> = { 1: '', 2: '', 3: '' };
+    ws.on('message', (data: Buffer) => { received[data[0]!] = (received[data[0]!] ?? '') + data.subarray(1).toString(); });
+    await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject); });
+    assert.equal(ws.protocol, 'v4.channel.k8s.io');
+    await eventually(() => /\/dev\/pts\/\d+\r\n/.test(received[1]!), 30_000, 'tty to print the terminal');
+    ws.send(Buffer.concat([Buffer.from([4]), Buffer.from(JSON.stringify({ Width: 91, Height: 37 }))]));
+    // The resize is applied by the engine beside the input stream: ask until the terminal says so.
+    await eventually(async () => {
+      ws.send(Buffer.from([0, 0x0d]));
+      await new Promise((r) => setTimeout(r, 200));
+      return received[1]!.includes('37 91\r\n');
+    }, 30_000, 'stty to report the new size');
+    assert.equal(received[2], '', 'with a terminal, stderr is part of stdout');
+    const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
+    ws.send(Buffer.from([0, 0x04])); // ^D: end of input on a terminal
+    await closed;
+    assert.deepEqual(JSON.parse(received[3]!), { apiVersion: 'v1', kind: 'Status', metadata: {}, status: 'Success' });
+  });
+
+  test('the official JavaScript client: output apart, and a non-zero exit as a Status with its code', async () => {
+    const k8s = await import('@kubernetes/client-node');
+    const kc = new k8s.KubeConfig();
+    kc.loadFromFile(server.kubeconfigPath);
+    const collect = () => { const s = new PassThrough(); let text = ''; s.on('data', (d: Buffer) => { text += d.toString(); }); return { s, text: () => text }; };
+    const [out, err] = [collect(), collect()];
+    const status = await new Promise<{ status?: string; details?: { causes?: { reason?: string; message?: string }[] } }>((resolve, reject) => {
+      new k8s.Exec(kc).exec('default', 'shell', 'main', ['sh', '-c', 'echo out; echo err >&2; exit 5'], out.s, err.s, null, false,
+        (s) => resolve(s as never)).catch(reject);
+    });
+    assert.equal(status.status, 'Failure');
+    assert.deepEqual(status.details?.causes?.find((c) => c.reason === 'ExitCode')?.message, '5');
+    await eventually(() => out.text() === 'out\n' && err.text() === 'err\n', 10_000, 'both streams');
+  });
+
+  test('the official Python client: exec with its WebSocket stream, output apart and the exit code', async () => {
+    const script = new URL('../clients/python_client.py', import.meta.url).pathname;
+    const run = await runCommand('/usr/bin/python3', [script, server.kubeconfigPath, 'exec', 'shell'], { timeoutMs: 90_000 });
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(JSON.parse(run.stdout.trim().split('\n').pop()!), { stdout: 'out\n', stderr: 'err\n', code: 4 });
+  });
+
+  test('refusals are errors kubectl prints: no such pod, a viewer, kubectl 1.29 speaking SPDY', async () => {
+    const missing = await kubectl('1.33', ['exec', 'nope', '--', 'true']);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /pods "nope" not found/);
+    const viewer = await kubectl('1.33', ['--token', server.viewerToken, 'exec', 'shell', '--', 'true']);
+    assert.equal(viewer.code, 1);
+    assert.match(viewer.stderr, /forbidden/i);
+    const old = await kubectl('1.29', ['exec', 'shell', '--', 'true']);
+    assert.equal(old.code, 1);
+    assert.match(old.stderr, /kubectl 1\.30 or newer/);
+  });
+});
