@@ -1,6 +1,7 @@
-// pods/exec on the agent, as the kubelet serves /exec/{namespace}/{pod}/{container}: the API
-// server's WebSocket is upgraded here (on the log server's HTTPS port, with a token signed by the
-// cluster CA for this node, this pod and exec), and the command runs through Docker's exec. The
+// pods/exec and pods/attach on the agent, as the kubelet serves /exec/{namespace}/{pod}/{container}
+// and /attach/...: the API server's WebSocket is upgraded here (on the log server's HTTPS port,
+// with a token signed by the cluster CA for this node, this pod and this verb), and the command
+// runs through Docker's exec, or the client joins the container's own process through attach. The
 // messages are Kubernetes' channel protocol (control-plane/api/remotecommand.ts), which the API
 // server relays unchanged between the client and this agent.
 import type { KeyObject } from 'node:crypto';
@@ -39,15 +40,16 @@ export function execUpgradeHandler(o: ExecServerOptions): (req: IncomingMessage,
     const refuse = (code: number, reason: string, message: string) => { socket.end(upgradeRefusal(code, reason, message)); };
     void (async () => {
       const url = new URL(req.url ?? '/', 'https://agent');
-      const m = /^\/exec\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(url.pathname);
+      const m = /^\/(exec|attach)\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(url.pathname);
       if (!m) return refuse(404, 'NotFound', 'not found');
-      const [namespace, pod, container] = m.slice(1).map(decodeURIComponent) as [string, string, string];
+      const verb = m[1] as 'exec' | 'attach';
+      const [namespace, pod, container] = m.slice(2).map(decodeURIComponent) as [string, string, string];
       const token = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? '';
       const verdict = verifyLogToken(o.publicKey, token, o.nodeName, (o.clock ?? Date.now)());
       if (!verdict.ok) return refuse(401, 'Unauthorized', verdict.reason);
       const { claims } = verdict;
-      if (claims.verb !== 'exec' || claims.namespace !== namespace || claims.pod !== pod) return refuse(403, 'Forbidden', 'token is not for exec in this pod');
-      const options = execOptionsFrom(url.searchParams, container);
+      if (claims.verb !== verb || claims.namespace !== namespace || claims.pod !== pod) return refuse(403, 'Forbidden', `token is not for ${verb} in this pod`);
+      const options = execOptionsFrom(url.searchParams, container, verb);
       if (typeof options === 'string') return refuse(400, 'BadRequest', options);
       const offered = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
       if (!pickRemoteCommandProtocol(offered)) return refuse(400, 'BadRequest', `no supported stream protocol offered: labkube speaks ${remoteCommandProtocols.join(', ')}`);
@@ -55,12 +57,12 @@ export function execUpgradeHandler(o: ExecServerOptions): (req: IncomingMessage,
         [labelKeys.node]: o.nodeName, [labelKeys.namespace]: namespace, [labelKeys.pod]: pod, [labelKeys.container]: container,
       })).sort((a, b) => restartCountOf(b) - restartCountOf(a))[0];
       if (found?.status !== 'running') return refuse(400, 'BadRequest', `container ${container} is not running in pod ${pod} (${found?.status ?? 'not created yet'})`);
-      const session = await o.runtime.openExec(found.id, options);
-      o.logger?.info({ namespace, pod, container, command: options.command[0], tty: options.tty }, 'exec started');
+      const session = verb === 'exec' ? await o.runtime.openExec(found.id, options) : await o.runtime.openAttach(found.id, options);
+      o.logger?.info({ verb, namespace, pod, container, command: options.command[0], tty: options.tty }, `${verb} started`);
       wss.handleUpgrade(req, socket, head, (ws) => bridge(ws, session, options, o.logger));
     })().catch((err: unknown) => {
-      o.logger?.warn({ err: (err as Error).message }, 'exec failed to start');
-      refuse(500, 'InternalError', `cannot exec in the container: ${(err as Error).message}`);
+      o.logger?.warn({ err: (err as Error).message }, 'exec or attach failed to start');
+      refuse(500, 'InternalError', `cannot reach the container's streams: ${(err as Error).message}`);
     });
   };
 }

@@ -10,8 +10,8 @@ export interface LogTokenClaims {
   node: string;
   namespace: string;
   pod: string;
-  /** What the token opens: the pod's logs when absent, a command in it (pods/exec) when 'exec'. */
-  verb?: 'exec';
+  /** What the token opens: the pod's logs when absent, a command in it (pods/exec), or its main process's streams (pods/attach). */
+  verb?: 'exec' | 'attach';
   /** Issued at, by the control plane's clock, seconds since the epoch (absent from tokens of older servers). */
   iat?: number;
   /** Expiry, seconds since the epoch. */

@@ -45,6 +45,8 @@ export function containerConfig(pod: Pod, container: Container, ctx: CreateConte
     ...(container.command && !container.args && { cmd: [] }),
     env: mergeEnv(ctx.extraEnv ?? [], (container.env ?? []).map((e) => `${e.name}=${e.value ?? ''}`)),
     ...(container.workingDir && { workingDir: container.workingDir }),
+    ...(container.stdin && { stdin: true, stdinOnce: Boolean(container.stdinOnce) }),
+    ...(container.tty && { tty: true }),
     labels: {
       [labelKeys.node]: ctx.nodeName,
       [labelKeys.namespace]: pod.metadata.namespace ?? 'default',

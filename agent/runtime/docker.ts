@@ -112,6 +112,8 @@ export class DockerRuntime implements ContainerRuntime, NetworkRuntime {
       ...(config.entrypoint && { Entrypoint: config.entrypoint }),
       ...(config.cmd && { Cmd: config.cmd }),
       ...(config.workingDir && { WorkingDir: config.workingDir }),
+      ...(config.stdin && { OpenStdin: true, StdinOnce: Boolean(config.stdinOnce), AttachStdin: true }),
+      ...(config.tty && { Tty: true }),
       HostConfig: {
         PortBindings: bindings,
         ...(config.networkMode && { NetworkMode: config.networkMode }),
@@ -232,6 +234,26 @@ export class DockerRuntime implements ContainerRuntime, NetworkRuntime {
     // Hijacked: one raw connection carries input one way and output the other; ending its
     // writable side is the end of input, and Docker closes it when the command is done.
     const stream = await exec.start({ hijack: true, stdin: options.stdin, Tty: options.tty }) as Duplex;
+    return this.session(stream, options, async () => {
+      // The stream can end a moment before the engine records the exit.
+      for (let attempt = 0; attempt < 50; attempt++) {
+        const info = await exec.inspect();
+        if (!info.Running && info.ExitCode !== null && info.ExitCode !== undefined) return info.ExitCode;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return -1;
+    }, (w, h) => exec.resize({ w, h }));
+  }
+
+  async openAttach(id: string, options: { stdin: boolean; tty: boolean }): Promise<ExecSession> {
+    const container = this.docker.getContainer(id);
+    const stream = await container.attach({ stream: true, stdin: options.stdin, stdout: true, stderr: true, hijack: true }) as Duplex;
+    return this.session(stream, options, async () => 0, (w, h) => container.resize({ w, h }));
+  }
+
+  /** A hijacked engine connection as an ExecSession: demultiplexed unless it is a terminal's. */
+  private session(stream: Duplex, options: { stdin: boolean; tty: boolean }, exitCodeOf: () => Promise<number>,
+    resize: (w: number, h: number) => Promise<unknown>): ExecSession {
     const stdout = new PassThrough();
     const stderr = new PassThrough();
     if (options.tty) stream.pipe(stdout);
@@ -241,22 +263,11 @@ export class DockerRuntime implements ContainerRuntime, NetworkRuntime {
       stream.once('close', resolve);
       stream.once('error', () => resolve());
     });
-    const exitCode = ended.then(async () => {
-      stdout.end();
-      stderr.end();
-      // The stream can end a moment before the engine records the exit.
-      for (let attempt = 0; attempt < 50; attempt++) {
-        const info = await exec.inspect();
-        if (!info.Running && info.ExitCode !== null && info.ExitCode !== undefined) return info.ExitCode;
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      return -1;
-    });
     return {
       stdout, stderr,
       ...(options.stdin && { stdin: stream }),
-      resize: async (width, height) => { await exec.resize({ w: width, h: height }); },
-      exitCode,
+      resize: async (width, height) => { await resize(width, height); },
+      exitCode: ended.then(() => { stdout.end(); stderr.end(); return exitCodeOf(); }),
       close: () => stream.destroy(),
     };
   }
@@ -303,15 +314,18 @@ export class DockerRuntime implements ContainerRuntime, NetworkRuntime {
       ...(options.sinceSeconds !== undefined && { since: Math.floor(Date.now() / 1000) - options.sinceSeconds }),
     };
     const out = new PassThrough();
+    // A terminal's output is one raw stream, not stdout and stderr framed apart.
+    const tty = Boolean((await container.inspect()).Config?.Tty);
     if (options.follow) {
       const stream = await container.logs({ ...common, follow: true });
-      this.docker.modem.demuxStream(stream, out, out);
+      if (tty) stream.pipe(out);
+      else this.docker.modem.demuxStream(stream, out, out);
       stream.on('end', () => out.end());
       stream.on('error', (err) => out.destroy(err));
       out.on('close', () => (stream as NodeJS.ReadableStream & { destroy(): void }).destroy());
     } else {
       const buf = await container.logs({ ...common, follow: false });
-      out.end(demuxBuffer(buf));
+      out.end(tty ? buf : demuxBuffer(buf));
     }
     return out;
   }

@@ -35,6 +35,10 @@ export interface ContainerConfig {
   cmd?: string[];
   env: string[];
   workingDir?: string;
+  /** Keep stdin open for attach; closed after the first attach lets go with `stdinOnce`; a terminal with `tty`. */
+  stdin?: boolean;
+  stdinOnce?: boolean;
+  tty?: boolean;
   labels: Record<string, string>;
   ports: PortBinding[];
   memoryBytes?: number;
@@ -155,6 +159,8 @@ export interface ContainerRuntime {
   exec(id: string, command: string[], timeoutMs: number): Promise<{ exitCode: number; output: string }>;
   /** Starts `command` in a running container with its streams attached, for a client to drive. */
   openExec(id: string, options: { command: string[]; stdin: boolean; tty: boolean }): Promise<ExecSession>;
+  /** Attaches to a running container's own process (`kubectl attach`); the session ends with it, exit code 0. */
+  openAttach(id: string, options: { stdin: boolean; tty: boolean }): Promise<ExecSession>;
   /** Streams container events for containers with these labels until `signal` aborts or the stream fails. */
   watchEvents(labels: Record<string, string>, onEvent: (e: RuntimeEvent) => void, signal: AbortSignal): Promise<void>;
   /** Streams image events (anything that may change what a reference names) until `signal` aborts or the stream fails. */

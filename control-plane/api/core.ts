@@ -42,6 +42,9 @@ export const Container = Type.Object({
   command: Type.Optional(Type.Array(Type.String())),
   args: Type.Optional(Type.Array(Type.String())),
   workingDir: Type.Optional(Type.String()),
+  stdin: Type.Optional(Type.Boolean()),
+  stdinOnce: Type.Optional(Type.Boolean()),
+  tty: Type.Optional(Type.Boolean()),
   env: Type.Optional(Type.Array(EnvVar)),
   ports: Type.Optional(Type.Array(ContainerPort)),
   resources: Type.Optional(Type.Object({

@@ -21,7 +21,7 @@ export function pickRemoteCommandProtocol(offered: Iterable<string>): RemoteComm
   return remoteCommandProtocols.find((p) => set.has(p));
 }
 
-/** What to run, as the query of `pods/exec` says it (and the agent's exec path carries it on). */
+/** What to run (exec) or join (attach), as the query says it, and the agent's path carries it on. */
 export interface ExecOptions {
   command: string[];
   container: string;
@@ -35,12 +35,12 @@ export interface ExecOptions {
 const flag = (q: URLSearchParams, k: string) => ['1', 't', 'T', 'true', 'TRUE', 'True'].includes(q.get(k) ?? '');
 
 /**
- * Parses the query of an exec request; returns a reason when it is not one (kube-apiserver's
- * checks: a command, and at least one stream).
+ * Parses the query of an exec or attach request; returns a reason when it is not one
+ * (kube-apiserver's checks: exec needs a command, both at least one stream).
  */
-export function execOptionsFrom(q: URLSearchParams, container: string): ExecOptions | string {
+export function execOptionsFrom(q: URLSearchParams, container: string, verb: 'exec' | 'attach' = 'exec'): ExecOptions | string {
   const command = q.getAll('command');
-  if (command.length === 0) return 'you must specify at least 1 command';
+  if (verb === 'exec' && command.length === 0) return 'you must specify at least 1 command';
   const options = { command, container, stdin: flag(q, 'stdin'), stdout: flag(q, 'stdout'), stderr: flag(q, 'stderr'), tty: flag(q, 'tty') };
   if (!options.stdin && !options.stdout && !options.stderr) return 'you must specify at least 1 of stdin, stdout, stderr';
   // With a terminal, stderr is stdout (kubectl asks for it anyway; Kubernetes drops it quietly).

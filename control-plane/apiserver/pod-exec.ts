@@ -1,8 +1,9 @@
-// pods/exec: `kubectl exec` (1.30 and newer), `kubectl cp`, and the official clients' exec open a
-// WebSocket to /api/v1/namespaces/{ns}/pods/{name}/exec. The API server checks the caller (only
+// pods/exec and pods/attach: `kubectl exec` (1.30 and newer), `kubectl cp`, `kubectl attach`,
+// `kubectl run -i`, and the official clients' exec open a WebSocket to
+// /api/v1/namespaces/{ns}/pods/{name}/exec (or /attach). The API server checks the caller (only
 // the admin may exec), the pod and the command, then dials the agent of the pod's node (as for
 // logs: its serving certificate checked by agent-dial.ts, a one-minute token signed with the CA
-// key naming this node, pod and exec) and, once the agent has accepted, completes the client's
+// key naming this node, pod and verb) and, once the agent has accepted, completes the client's
 // handshake with the same subprotocol and relays messages both ways unchanged. Every refusal
 // before that is an HTTP error with a Status, which kubectl prints.
 //
@@ -64,15 +65,16 @@ export function registerPodExec(app: FastifyInstance, options: PodExecOptions): 
       const user = app.authenticator.authenticate(req.headers.authorization);
       authorize(user, { verb: 'create', group: '', version: 'v1', resource: 'pods', subresource, namespace, name }, () => undefined);
       const pod = app.registry.get(pods, namespace, name) as unknown as Pod;
-      if (subresource !== 'exec') throw new BadRequestError(`pods/${subresource} is not served by labkube yet; pods/exec is`);
+      if (subresource === 'portforward') throw new BadRequestError('pods/portforward is not served by labkube yet (it needs SPDY); pods/exec and pods/attach are');
+      const verb = subresource as 'exec' | 'attach';
       const container = pickContainer(pod, url.searchParams.get('container') ?? undefined);
-      const exec = execOptionsFrom(url.searchParams, container);
+      const exec = execOptionsFrom(url.searchParams, container, verb);
       if (typeof exec === 'string') throw new BadRequestError(exec);
       const phase = pod.status?.phase;
-      if (phase === 'Succeeded' || phase === 'Failed') throw new BadRequestError(`cannot exec into a container in a completed pod; current phase is ${phase}`);
+      if (phase === 'Succeeded' || phase === 'Failed') throw new BadRequestError(`cannot ${verb} ${verb === 'exec' ? 'into' : 'to'} a container in a completed pod; current phase is ${phase}`);
       if (!pod.spec.nodeName) throw new BadRequestError(`pod ${name} does not have a host assigned`);
       if (String(req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
-        throw new BadRequestError(`labkube serves exec over WebSocket (${remoteCommandProtocols.join(', ')}), as kubectl 1.30 and newer speak it; `
+        throw new BadRequestError(`labkube serves ${verb} over WebSocket (${remoteCommandProtocols.join(', ')}), as kubectl 1.30 and newer speak it; `
           + `this client asked for ${req.headers.upgrade ?? 'no upgrade'} (kubectl 1.29 and older speak only SPDY: use kubectl 1.30 or newer)`);
       }
       const offered = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
@@ -81,9 +83,9 @@ export function registerPodExec(app: FastifyInstance, options: PodExecOptions): 
       if (!trust) throw new ServiceUnavailableError('this API server has no cluster CA certificate to verify agents with');
       const endpoint = agentEndpoint(app.registry.get(nodes, undefined, pod.spec.nodeName) as unknown as Node);
       const now = Math.floor(Date.now() / 1000);
-      const token = signLogToken(key, { node: endpoint.nodeName, namespace, pod: name, verb: 'exec', iat: now, exp: now + ttl });
+      const token = signLogToken(key, { node: endpoint.nodeName, namespace, pod: name, verb, iat: now, exp: now + ttl });
       const { tls, describe } = agentTls(trust, endpoint);
-      const path = `/exec/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}/${encodeURIComponent(container)}?${execQuery(exec)}`;
+      const path = `/${verb}/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}/${encodeURIComponent(container)}?${execQuery(exec)}`;
       const host = endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host;
       const upstream = new WebSocket(`wss://${host}:${endpoint.port}${path}`, [protocol], {
         ...tls, headers: { Authorization: `Bearer ${token}` }, perMessageDeflate: false, maxPayload: maxMessageBytes, handshakeTimeout: 15_000,

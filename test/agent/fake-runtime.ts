@@ -54,6 +54,7 @@ export class FakeRuntime implements ContainerRuntime {
   async exec() { return { exitCode: 0, output: '' }; }
   // Exec sessions are tested against Docker itself (test/agent/exec.integration.test.ts).
   async openExec(): Promise<never> { throw new Error('the fake runtime runs no commands'); }
+  async openAttach(): Promise<never> { throw new Error('the fake runtime runs no commands'); }
   async watchEvents(_l: Record<string, string>, _on: (e: RuntimeEvent) => void, signal: AbortSignal) {
     await new Promise<void>((r) => signal.addEventListener('abort', () => r()));
   }

@@ -1,6 +1,7 @@
-// Stock kubectl exec and cp (1.30 and 1.33: the WebSocket versions) through labkube's pods/exec
-// to a real agent running a real Docker container: output on both streams, exit codes, stdin,
-// a terminal, cp of a 10 MB file both ways with equal checksums, and the refusals a user meets
+// Stock kubectl exec, cp and run -i (1.30 and 1.33: the WebSocket versions) through labkube's
+// pods/exec and pods/attach to a real agent running real Docker containers: output on both
+// streams, exit codes, stdin, terminals and resize, cp of a 10 MB file both ways with equal
+// checksums, the official JavaScript and Python clients' exec, and the refusals a user meets
 // (a wrong pod, a viewer's token, kubectl 1.29's SPDY). Needs the Docker engine and the offline
 // images (scripts/build-images.sh).
 import assert from 'node:assert/strict';
@@ -81,6 +82,14 @@ describe('kubectl exec and cp, through the API server to a real agent', { timeou
     assert.equal(sha256(readFileSync(join(dir, 'down.bin'))), sha256(data), 'the file copied back');
   });
 
+  test('kubectl run -i --rm: attach sends input to the container\'s own process, prints its output, then deletes the pod', async () => {
+    const run = await kubectl('1.33', ['run', 'greeter', '-i', '--rm', '--restart=Never', '--image=busybox:latest', '--image-pull-policy=Never',
+      `--overrides=${JSON.stringify({ apiVersion: 'v1', spec: { nodeName: node } })}`, '--', 'sh', '-c', 'read x; echo "got $x"'], { input: 'lab\n' });
+    assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
+    assert.match(run.stdout, /got lab/);
+    assert.match(run.stdout, /pod "greeter" deleted/);
+  });
+
   test('the protocol itself: v4 offered alone is chosen; a terminal merges stderr, ends lines CR LF and takes a resize', async () => {
     const q = new URLSearchParams([['command', 'sh'], ['command', '-c'], ['command', 'tty; while read line; do stty size; done'],
       ['stdin', 'true'], ['stdout', 'true'], ['stderr', 'true'], ['tty', 'true']]);
@@ -103,6 +112,31 @@ describe('kubectl exec and cp, through the API server to a real agent', { timeou
     ws.send(Buffer.from([0, 0x04])); // ^D: end of input on a terminal
     await closed;
     assert.deepEqual(JSON.parse(received[3]!), { apiVersion: 'v1', kind: 'Status', metadata: {}, status: 'Success' });
+  });
+
+  test('attach to a terminal: a shell with stdin and tty answers, exits, and its log reads as the screen did', async () => {
+    await server.client.create(resourceFor('', 'pods')!, 'default', {
+      apiVersion: 'v1', kind: 'Pod', metadata: { name: 'term' },
+      spec: { nodeName: node, restartPolicy: 'Never', containers: [{ name: 'main', image: 'busybox:latest', imagePullPolicy: 'Never', command: ['sh'], stdin: true, tty: true }] },
+    } as KubeObject);
+    await eventually(async () => (await server.client.get<KubeObject & { status?: { phase?: string } }>(resourceFor('', 'pods')!, 'default', 'term')).status?.phase === 'Running',
+      60_000, 'term Running');
+    const q = new URLSearchParams([['container', 'main'], ['stdin', 'true'], ['stdout', 'true'], ['tty', 'true']]);
+    const ws = new WebSocket(`${server.url.replace(/^https/, 'wss')}/api/v1/namespaces/default/pods/term/attach?${q}`, ['v5.channel.k8s.io', 'v4.channel.k8s.io'],
+      { ca: server.caPem, headers: { Authorization: `Bearer ${server.adminToken}` } });
+    let screen = '';
+    let status = '';
+    ws.on('message', (data: Buffer) => { if (data[0] === 1) screen += data.subarray(1).toString(); if (data[0] === 3) status += data.subarray(1).toString(); });
+    await new Promise<void>((resolve, reject) => { ws.once('open', () => resolve()); ws.once('error', reject); });
+    assert.equal(ws.protocol, 'v5.channel.k8s.io');
+    const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
+    ws.send(Buffer.concat([Buffer.from([0]), Buffer.from('echo hi-$((1+2))\r')]));
+    await eventually(() => screen.includes('hi-3\r\n'), 30_000, 'the shell to answer');
+    ws.send(Buffer.concat([Buffer.from([0]), Buffer.from('exit\r')]));
+    await closed;
+    assert.equal(JSON.parse(status).status, 'Success');
+    const logs = await kubectl('1.33', ['logs', 'term']);
+    assert.match(logs.stdout, /hi-3\r\n/, 'a terminal\'s log is its raw output');
   });
 
   test('the official JavaScript client: output apart, and a non-zero exit as a Status with its code', async () => {
