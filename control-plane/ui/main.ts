@@ -1,11 +1,12 @@
 /// <reference lib="dom" />
 // The dashboard's entry: find the token (the URL's `#token=` fragment, else this tab's
-// sessionStorage, else the login form), check it against the API, learn whether it is the
-// admin's, and draw the lab. The fragment is removed from the address bar at once, so the token
+// sessionStorage, else the login form), learn whether it is the admin's (a refused one goes
+// back to the login form), and draw the lab. The fragment is removed from the address bar at once, so the token
 // is not left on a projected screen; it never reaches the server in a request line anyway.
 import { html } from 'htm/preact';
 import { render } from 'preact';
 import { Api, ApiRequestError } from './api.ts';
+import { Cluster } from './cluster.ts';
 import { App, type Role } from './view-app.ts';
 import { Login } from './view-login.ts';
 
@@ -18,21 +19,18 @@ function tokenFromFragment(): string | undefined {
   return token || undefined;
 }
 
-/** The admin may reach /metrics; anyone else gets 403. A cheap way to know which buttons to draw. */
-async function roleOf(api: Api): Promise<Role> {
-  const res = await fetch('/metrics', { method: 'HEAD', headers: { authorization: `Bearer ${api.token}` } });
-  return res.ok ? 'admin' : 'viewer';
-}
-
 /**
- * One read the token is allowed: a 401 or 403 is an answer; a network error (the control plane
+ * Who the token is, in one read: /metrics answers the admin (200), anyone else the API knows
+ * (403: the viewer), and refuses a bad token (401). A network error (the control plane
  * restarting, Wi-Fi changing) is retried a few times before the login form says so.
  */
-async function checkToken(api: Api): Promise<void> {
+async function roleOf(api: Api): Promise<Role> {
   for (let attempt = 1; ; attempt++) {
     try {
-      await api.get('/api/v1/namespaces/default');
-      return;
+      const res = await fetch('/metrics', { method: 'HEAD', headers: { authorization: `Bearer ${api.token}` } });
+      if (res.ok) return 'admin';
+      if (res.status === 403) return 'viewer';
+      throw new ApiRequestError(res.status, `HTTP ${res.status}`);
     } catch (err) {
       if (err instanceof ApiRequestError || attempt >= 5) throw err;
       await new Promise((r) => setTimeout(r, attempt * 500));
@@ -47,20 +45,21 @@ function showLogin(error?: string): void {
 
 async function start(token: string): Promise<void> {
   const api = new Api(token);
-  // Both reads at once. (The lists wait for them: started beside them, they and their watches
-  // would take all six of the browser's connections to the server and keep the check waiting.)
-  const role = roleOf(api).catch((): Role => 'viewer');
+  // The lists start at once, beside the read that says who this is: the first picture waits on
+  // both, so neither waits on the other. (Five lists and that read are six requests, the
+  // browser's limit per server over HTTP/1.1: one more, and one of them would queue.)
+  const cluster = new Cluster(api).start();
+  let role: Role;
   try {
-    await checkToken(api);
+    role = await roleOf(api);
   } catch (err) {
-    const why = err instanceof ApiRequestError && err.code === 401 ? 'The server refused this token (401 Unauthorized). Check it and sign in again.'
-      : err instanceof ApiRequestError && err.code === 403 ? `This token may not read the cluster (403): ${err.message}`
-        : `Could not reach the control plane: ${err instanceof Error ? err.message : String(err)}`;
-    showLogin(why);
+    cluster.stop();
+    showLogin(err instanceof ApiRequestError && err.code === 401 ? 'The server refused this token (401 Unauthorized). Check it and sign in again.'
+      : `Could not reach the control plane: ${err instanceof Error ? err.message : String(err)}`);
     return;
   }
   sessionStorage.setItem(storageKey, token);
-  render(html`<${App} api=${api} role=${await role} onSignOut=${() => showLogin()} onRefused=${showLogin} />`, root);
+  render(html`<${App} api=${api} cluster=${cluster} role=${role} onSignOut=${() => showLogin()} onRefused=${showLogin} />`, root);
 }
 
 root.textContent = ''; // the "Loading…" placeholder: render adds beside what is there

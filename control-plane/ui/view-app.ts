@@ -29,8 +29,12 @@ function Banner({ connection, now }: { connection: Connection; now: number }) {
   return null;
 }
 
-export function App({ api, role, onSignOut, onRefused }: { api: Api; role: Role; onSignOut: () => void; onRefused: (why: string) => void }) {
-  const cluster = useMemo(() => new Cluster(api), [api]);
+export function App({ api, role, onSignOut, onRefused, cluster: begun }: {
+  api: Api; role: Role; onSignOut: () => void; onRefused: (why: string) => void;
+  /** A cluster whose lists began before the page knew the role. */
+  cluster?: Cluster;
+}) {
+  const cluster = useMemo(() => begun ?? new Cluster(api), [api, begun]);
   const [, setVersion] = useState(0);
   const [now, setNow] = useState(Date.now());
   const [selected, setSelected] = useState<PodObject | undefined>();
@@ -48,6 +52,8 @@ export function App({ api, role, onSignOut, onRefused }: { api: Api; role: Role;
     };
     const unsubscribe = cluster.subscribe(redraw);
     cluster.start();
+    // What came in between the first draw and this subscription.
+    redraw();
     // "NotReady for 12 s" and the banner count seconds.
     const timer = setInterval(() => setNow(Date.now()), 1000);
     return () => { unsubscribe(); cluster.stop(); clearInterval(timer); cancelAnimationFrame(frame); };

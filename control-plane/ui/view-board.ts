@@ -31,11 +31,8 @@ export function PodChip({ pod, onPod }: { pod: PodObject; onPod: (pod: PodObject
   const short = name.length > 14 ? `…${name.slice(-5)}` : name;
   return html`<button type="button" class=${`pod tone-${state.tone}`} data-pod=${`${pod.metadata.namespace}/${name}`} data-state=${state.word}
     title=${`${pod.metadata.namespace}/${name}: ${state.word}${restarts ? `, ${restarts} restarts` : ''}. Click for logs.`} onClick=${() => onPod(pod)}>
-    <span class="icon" aria-hidden="true">${state.icon}</span>
-    <span class="pod-name">${short}</span>
-    ${state.word !== 'Running' && html`<span class="pod-state">${state.word}</span>`}
-    ${restarts > 0 && html`<span class="restarts" title="restarts">↻${restarts}</span>`}
-  </button>`;
+<span class="icon" aria-hidden="true">${state.icon}</span>${short}${(state.word !== 'Running' || restarts > 0)
+      && html`<small>${state.word !== 'Running' ? state.word : ''}${restarts > 0 ? ` ↻${restarts}` : ''}</small>`}</button>`;
 }
 
 function groups(pods: PodObject[]): [string, PodObject[]][] {
