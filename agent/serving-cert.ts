@@ -9,15 +9,14 @@
 // a certificate arrives the log server has none to serve, and nothing would call it: the API
 // server only dials a node that joined.
 //
-// The CSR is made with @peculiar/x509, imported only when a CSR is needed (first join, renewal
-// every two months, a new address): the library and its ASN.1 stack cost about 11 MB of a
-// board's memory once loaded, so a restarted agent whose certificate is good never loads it.
-// Reading and checking certificates uses node:crypto's X509Certificate (Node 15.6+; the agent
-// runs on Node 18).
-import { createPrivateKey, createPublicKey, generateKeyPairSync, webcrypto, X509Certificate, type KeyObject } from 'node:crypto';
+// The CSR is encoded by csr.ts with node:crypto (an X.509 library held about 8 MB of a board's
+// memory once a join had loaded it). Reading and checking certificates uses node:crypto's
+// X509Certificate (Node 15.6+; the agent runs on Node 18).
+import { createPrivateKey, generateKeyPairSync, X509Certificate, type KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { makeCsr } from './csr.ts';
 
 import { servingCertSubject } from '../control-plane/api/well-known.ts';
 
@@ -83,21 +82,7 @@ export class ServingCertificate {
 
   /** A PKCS#10 CSR (PEM) for this node's name and IP, signed with the key. */
   async csr(): Promise<string> {
-    // @peculiar/x509 resolves its algorithms through tsyringe, which needs the Reflect metadata API.
-    await import('reflect-metadata');
-    const x509 = await import('@peculiar/x509');
-    x509.cryptoProvider.set(webcrypto as unknown as Crypto);
-    const algorithm = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
-    const subtle = webcrypto.subtle;
-    const keys = {
-      privateKey: await subtle.importKey('pkcs8', this.key.export({ type: 'pkcs8', format: 'der' }), algorithm, false, ['sign']),
-      publicKey: await subtle.importKey('spki', createPublicKey(this.key).export({ type: 'spki', format: 'der' }), algorithm, true, ['verify']),
-    } as CryptoKeyPair;
-    const csr = await x509.Pkcs10CertificateRequestGenerator.create({
-      name: `CN=${servingCertSubject(this.o.nodeName)}, O=system:nodes`, keys, signingAlgorithm: algorithm,
-      extensions: [new x509.SubjectAlternativeNameExtension([{ type: 'ip', value: this.o.ip }, { type: 'dns', value: this.o.nodeName }])],
-    });
-    return csr.toString('pem');
+    return makeCsr(this.key, { commonName: servingCertSubject(this.o.nodeName), organization: 'system:nodes', ips: [this.o.ip], dnsNames: [this.o.nodeName] });
   }
 
   /** Takes a certificate the control plane signed: checked, saved, and handed to whoever serves with it. */
