@@ -6,6 +6,7 @@
 // server relays unchanged between the client and this agent.
 import type { KeyObject } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { connect } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocket, WebSocketServer } from 'ws';
@@ -35,11 +36,41 @@ export function execUpgradeHandler(o: ExecServerOptions): (req: IncomingMessage,
     noServer: true, perMessageDeflate: false,
     handleProtocols: (offered) => pickRemoteCommandProtocol(offered) ?? false,
   });
+  /** pods/portforward: one TCP connection to a port of the pod, as raw bytes after a 101 (Upgrade: tcp). */
+  const portForward = async (req: IncomingMessage, socket: Duplex, head: Buffer, [namespace, pod]: [string, string], portText: string | null) => {
+    const refuse = (code: number, reason: string, message: string) => { socket.end(upgradeRefusal(code, reason, message)); };
+    const token = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? '';
+    const verdict = verifyLogToken(o.publicKey, token, o.nodeName, (o.clock ?? Date.now)());
+    if (!verdict.ok) return refuse(401, 'Unauthorized', verdict.reason);
+    const { claims } = verdict;
+    if (claims.verb !== 'portforward' || claims.namespace !== namespace || claims.pod !== pod) return refuse(403, 'Forbidden', 'token is not for port-forward to this pod');
+    const port = Number(portText);
+    if (!Number.isInteger(port) || port < 1 || port > 65535) return refuse(400, 'BadRequest', `invalid port ${portText ?? '(none)'}`);
+    // The pod's address: its sandbox's (the pod network), or its one container's (Docker's bridge).
+    const containers = await o.runtime.listContainers({ [labelKeys.node]: o.nodeName, [labelKeys.namespace]: namespace, [labelKeys.pod]: pod });
+    const ip = containers.find((c) => c.status === 'running' && c.ip)?.ip;
+    if (!ip) return refuse(400, 'BadRequest', `pod ${pod} has no running container with an address`);
+    const upstream = connect(port, ip);
+    upstream.once('error', (err: NodeJS.ErrnoException) => {
+      if (!socket.writable || upstream.readyState === 'open') { socket.destroy(); return; }
+      refuse(502, 'BadGateway', `error forwarding port ${port} to pod ${pod}: ${err.code ?? err.message}`);
+    });
+    upstream.once('connect', () => {
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n');
+      if (head.length) upstream.write(head);
+      socket.pipe(upstream).pipe(socket);
+      upstream.on('error', () => socket.destroy());
+      socket.on('error', () => upstream.destroy());
+      socket.on('close', () => upstream.destroy());
+    });
+  };
   return (req, socket, head) => {
     socket.on('error', () => { /* the client went away mid-handshake */ });
     const refuse = (code: number, reason: string, message: string) => { socket.end(upgradeRefusal(code, reason, message)); };
     void (async () => {
       const url = new URL(req.url ?? '/', 'https://agent');
+      const forward = /^\/portForward\/([^/]+)\/([^/]+)$/.exec(url.pathname);
+      if (forward) return await portForward(req, socket, head, forward.slice(1).map(decodeURIComponent) as [string, string], url.searchParams.get('port'));
       const m = /^\/(exec|attach)\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(url.pathname);
       if (!m) return refuse(404, 'NotFound', 'not found');
       const verb = m[1] as 'exec' | 'attach';

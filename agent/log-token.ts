@@ -11,7 +11,7 @@ export interface LogTokenClaims {
   namespace: string;
   pod: string;
   /** What the token opens: the pod's logs when absent, a command in it (pods/exec), or its main process's streams (pods/attach). */
-  verb?: 'exec' | 'attach';
+  verb?: 'exec' | 'attach' | 'portforward';
   /** Issued at, by the control plane's clock, seconds since the epoch (absent from tokens of older servers). */
   iat?: number;
   /** Expiry, seconds since the epoch. */

@@ -1,14 +1,12 @@
-// pods/exec and pods/attach: `kubectl exec` (1.30 and newer), `kubectl cp`, `kubectl attach`,
-// `kubectl run -i`, and the official clients' exec open a WebSocket to
-// /api/v1/namespaces/{ns}/pods/{name}/exec (or /attach). The API server checks the caller (only
-// the admin may exec), the pod and the command, then dials the agent of the pod's node (as for
-// logs: its serving certificate checked by agent-dial.ts, a one-minute token signed with the CA
-// key naming this node, pod and verb) and, once the agent has accepted, completes the client's
-// handshake with the same subprotocol and relays messages both ways unchanged. Every refusal
-// before that is an HTTP error with a Status, which kubectl prints.
-//
-// SPDY (kubectl 1.29 and older) is not served: such a request gets a 400 saying so, after the
-// same checks, so a wrong pod name still reads "not found" rather than a protocol complaint.
+// The streaming subresources: pods/exec, pods/attach and pods/portforward arrive as upgrade
+// requests (`kubectl exec`, `cp`, `attach`, `run -i`, `port-forward`, the official clients).
+// The API server checks the caller (only the admin may), the pod and the request, then dials the
+// agent of the pod's node (as for logs: its serving certificate checked by agent-dial.ts, a
+// one-minute token signed with the CA key naming this node, pod and verb). For exec and attach,
+// once the agent has accepted, it completes the client's WebSocket handshake with the same
+// subprotocol and relays messages both ways unchanged, or, for kubectl 1.27-1.29, speaks SPDY to
+// the client and translates (pod-exec-spdy.ts). Port-forward is pod-portforward.ts. Every
+// refusal before the upgrade is an HTTP error with a Status, which kubectl prints.
 import { createPrivateKey } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -21,7 +19,9 @@ import { execOptionsFrom, execQuery, pickRemoteCommandProtocol, remoteCommandPro
 import { resourceFor } from '../api/resources.ts';
 import { agentEndpoint, agentTls, type AgentTrust } from './agent-dial.ts';
 import { authorize } from './auth.ts';
+import { offersSpdyExecProtocol, serveExecSpdy, spdyExecProtocol } from './pod-exec-spdy.ts';
 import { pickContainer } from './pod-logs.ts';
+import { portForwardTransport, portForwardTunnelProtocol, servePortForwardSpdy, servePortForwardTunnel } from './pod-portforward.ts';
 
 const pods = resourceFor('', 'pods')!;
 const nodes = resourceFor('', 'nodes')!;
@@ -49,6 +49,10 @@ export function registerPodExec(app: FastifyInstance, options: PodExecOptions): 
     noServer: true, perMessageDeflate: false, maxPayload: maxMessageBytes,
     handleProtocols: (_offered, req) => agreed.get(req) ?? false,
   });
+  const tunnels = new WeakSet<IncomingMessage>();
+  wss.on('headers', (headers: string[], req: IncomingMessage) => {
+    if (tunnels.has(req)) headers.push(`Sec-WebSocket-Protocol: ${portForwardTunnelProtocol}`);
+  });
 
   app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => { /* the client went away */ });
@@ -65,7 +69,31 @@ export function registerPodExec(app: FastifyInstance, options: PodExecOptions): 
       const user = app.authenticator.authenticate(req.headers.authorization);
       authorize(user, { verb: 'create', group: '', version: 'v1', resource: 'pods', subresource, namespace, name }, () => undefined);
       const pod = app.registry.get(pods, namespace, name) as unknown as Pod;
-      if (subresource === 'portforward') throw new BadRequestError('pods/portforward is not served by labkube yet (it needs SPDY); pods/exec and pods/attach are');
+      if (subresource === 'portforward') {
+        const transport = portForwardTransport(req);
+        if (!transport) throw new BadRequestError(`pods/portforward needs a SPDY/3.1 upgrade or a WebSocket offering ${portForwardTunnelProtocol}, as kubectl sends`);
+        if (pod.status?.phase !== 'Running') throw new BadRequestError(`unable to forward port because pod is not running. Current status=${pod.status?.phase ?? 'Pending'}`);
+        if (!trust) throw new ServiceUnavailableError('this API server has no cluster CA certificate to verify agents with');
+        const endpoint = agentEndpoint(app.registry.get(nodes, undefined, pod.spec.nodeName!) as unknown as Node);
+        const target = {
+          trust, endpoint, namespace, pod: name,
+          token: () => {
+            const now = Math.floor(Date.now() / 1000);
+            return signLogToken(key, { node: endpoint.nodeName, namespace, pod: name, verb: 'portforward', iat: now, exp: now + ttl });
+          },
+        };
+        if (transport === 'spdy') {
+          servePortForwardSpdy(socket, head, target);
+        } else {
+          // ws refuses a subprotocol with '/' or '+' in it (they are not token characters), yet
+          // kubectl sends and expects exactly this one: it is taken out before the handshake and
+          // written back into the 101 (the 'headers' hook below).
+          tunnels.add(req);
+          delete req.headers['sec-websocket-protocol'];
+          wss.handleUpgrade(req, socket, head, (ws) => servePortForwardTunnel(ws, target));
+        }
+        return;
+      }
       const verb = subresource as 'exec' | 'attach';
       const container = pickContainer(pod, url.searchParams.get('container') ?? undefined);
       const exec = execOptionsFrom(url.searchParams, container, verb);
@@ -73,12 +101,18 @@ export function registerPodExec(app: FastifyInstance, options: PodExecOptions): 
       const phase = pod.status?.phase;
       if (phase === 'Succeeded' || phase === 'Failed') throw new BadRequestError(`cannot ${verb} ${verb === 'exec' ? 'into' : 'to'} a container in a completed pod; current phase is ${phase}`);
       if (!pod.spec.nodeName) throw new BadRequestError(`pod ${name} does not have a host assigned`);
-      if (String(req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
-        throw new BadRequestError(`labkube serves ${verb} over WebSocket (${remoteCommandProtocols.join(', ')}), as kubectl 1.30 and newer speak it; `
-          + `this client asked for ${req.headers.upgrade ?? 'no upgrade'} (kubectl 1.29 and older speak only SPDY: use kubectl 1.30 or newer)`);
+      // WebSocket (kubectl 1.30+, the official clients), or SPDY (kubectl 1.27-1.29), relayed to the
+      // agent as WebSocket v5 (pod-exec-spdy.ts).
+      const upgrade = String(req.headers.upgrade ?? '').toLowerCase();
+      const spdy = upgrade === 'spdy/3.1';
+      if (!spdy && upgrade !== 'websocket') {
+        throw new BadRequestError(`${verb} needs a WebSocket (${remoteCommandProtocols.join(', ')}) or SPDY/3.1 upgrade; this client asked for ${req.headers.upgrade ?? 'none'}`);
+      }
+      if (spdy && !offersSpdyExecProtocol(req.headers['x-stream-protocol-version'])) {
+        throw new BadRequestError(`no supported stream protocol offered: over SPDY labkube speaks ${spdyExecProtocol}`);
       }
       const offered = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
-      const protocol = pickRemoteCommandProtocol(offered);
+      const protocol = spdy ? remoteCommandProtocols[0] : pickRemoteCommandProtocol(offered);
       if (!protocol) throw new BadRequestError(`no supported stream protocol offered: labkube speaks ${remoteCommandProtocols.join(', ')}`);
       if (!trust) throw new ServiceUnavailableError('this API server has no cluster CA certificate to verify agents with');
       const endpoint = agentEndpoint(app.registry.get(nodes, undefined, pod.spec.nodeName) as unknown as Node);
@@ -107,6 +141,7 @@ export function registerPodExec(app: FastifyInstance, options: PodExecOptions): 
       upstream.on('open', () => {
         opened = true;
         if (socket.destroyed) { upstream.close(); return; }
+        if (spdy) { serveExecSpdy(socket, head, upstream, exec); return; }
         agreed.set(req, upstream.protocol);
         wss.handleUpgrade(req, socket, head, (client) => relay(client, upstream));
       });

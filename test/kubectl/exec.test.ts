@@ -1,8 +1,8 @@
-// Stock kubectl exec, cp and run -i (1.30 and 1.33: the WebSocket versions) through labkube's
-// pods/exec and pods/attach to a real agent running real Docker containers: output on both
-// streams, exit codes, stdin, terminals and resize, cp of a 10 MB file both ways with equal
-// checksums, the official JavaScript and Python clients' exec, and the refusals a user meets
-// (a wrong pod, a viewer's token, kubectl 1.29's SPDY). Needs the Docker engine and the offline
+// Stock kubectl exec, cp, run -i and port-forward, over SPDY (1.27, 1.29) and WebSocket (1.30,
+// 1.33), through labkube's pods/exec, pods/attach and pods/portforward to a real agent running
+// real Docker containers: output on both streams, exit codes, stdin, terminals and resize, cp of
+// a 10 MB file both ways with equal checksums, three requests at once through a forwarded port,
+// the official JavaScript and Python clients' exec, and the refusals a user meets. Needs the Docker engine and the offline
 // images (scripts/build-images.sh).
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
@@ -16,12 +16,13 @@ import type { Node } from '../../control-plane/api/core.ts';
 import type { KubeObject } from '../../control-plane/api/meta.ts';
 import { resourceFor } from '../../control-plane/api/resources.ts';
 import { removeContainersOf, runSleepingPods, startAgentProcess, uniqueName, type AgentProcess } from '../agent/support.ts';
-import { runCommand } from '../cli/run.ts';
+import { runCommand, startCommand } from '../cli/run.ts';
 import { eventually, startTestServer, type TestServer } from '../support/server.ts';
 
 const nodes = resourceFor('', 'nodes')!;
 const kubectlBinary = (version: string) => `/usr/lib/google-cloud-sdk/bin/kubectl.${version}`;
-const versions = ['1.30', '1.33'];
+// 1.27-1.29 speak SPDY for exec, 1.30 and later WebSocket.
+const versions = ['1.27', '1.29', '1.30', '1.33'];
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 describe('kubectl exec and cp, through the API server to a real agent', { timeout: 600_000 }, () => {
@@ -33,13 +34,19 @@ describe('kubectl exec and cp, through the API server to a real agent', { timeou
     runCommand(kubectlBinary(version), args, { env: { KUBECONFIG: server.kubeconfigPath, ...options.env }, timeoutMs: 90_000, ...(options.input !== undefined && { input: options.input }) });
 
   before(async () => {
-    for (const v of [...versions, '1.29']) assert.ok(existsSync(kubectlBinary(v)), `kubectl ${v} at ${kubectlBinary(v)}`);
+    for (const v of versions) assert.ok(existsSync(kubectlBinary(v)), `kubectl ${v} at ${kubectlBinary(v)}`);
     dir = mkdtempSync(join(tmpdir(), 'labkube-exec-'));
     server = await startTestServer();
     agent = startAgentProcess(server, node, '127.0.0.1');
     await eventually(async () => (await server.client.get<Node & KubeObject>(nodes, undefined, node)).status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
       120_000, 'the agent\'s Node Ready');
     await runSleepingPods(server.client, node, ['shell']);
+    await server.client.create(resourceFor('', 'pods')!, 'default', {
+      apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web' },
+      spec: { nodeName: node, containers: [{ name: 'web', image: 'nginx:latest', imagePullPolicy: 'Never' }] },
+    } as KubeObject);
+    await eventually(async () => (await server.client.get<KubeObject & { status?: { phase?: string } }>(resourceFor('', 'pods')!, 'default', 'web')).status?.phase === 'Running',
+      60_000, 'web Running');
   });
 
   after(async () => {
@@ -70,25 +77,29 @@ describe('kubectl exec and cp, through the API server to a real agent', { timeou
     });
   }
 
-  test('kubectl cp: a 10 MB file up and down again, checksums equal', async () => {
-    const data = randomBytes(10 * 1024 * 1024);
-    writeFileSync(join(dir, 'up.bin'), data);
-    const up = await kubectl('1.33', ['cp', join(dir, 'up.bin'), 'shell:/tmp/up.bin']);
-    assert.equal(up.code, 0, up.stderr);
-    const inPod = await kubectl('1.33', ['exec', 'shell', '--', 'sha256sum', '/tmp/up.bin']);
-    assert.equal(inPod.stdout.split(/\s+/)[0], sha256(data), 'the file in the pod');
-    const down = await kubectl('1.33', ['cp', 'shell:/tmp/up.bin', join(dir, 'down.bin')]);
-    assert.equal(down.code, 0, down.stderr);
-    assert.equal(sha256(readFileSync(join(dir, 'down.bin'))), sha256(data), 'the file copied back');
-  });
+  for (const v of ['1.27', '1.33']) {
+    test(`kubectl ${v} cp: a 10 MB file up and down again, checksums equal`, async () => {
+      const data = randomBytes(10 * 1024 * 1024);
+      writeFileSync(join(dir, `up-${v}.bin`), data);
+      const up = await kubectl(v, ['cp', join(dir, `up-${v}.bin`), `shell:/tmp/up-${v}.bin`]);
+      assert.equal(up.code, 0, up.stderr);
+      const inPod = await kubectl(v, ['exec', 'shell', '--', 'sha256sum', `/tmp/up-${v}.bin`]);
+      assert.equal(inPod.stdout.split(/\s+/)[0], sha256(data), 'the file in the pod');
+      const down = await kubectl(v, ['cp', `shell:/tmp/up-${v}.bin`, join(dir, `down-${v}.bin`)]);
+      assert.equal(down.code, 0, down.stderr);
+      assert.equal(sha256(readFileSync(join(dir, `down-${v}.bin`))), sha256(data), 'the file copied back');
+    });
+  }
 
-  test('kubectl run -i --rm: attach sends input to the container\'s own process, prints its output, then deletes the pod', async () => {
-    const run = await kubectl('1.33', ['run', 'greeter', '-i', '--rm', '--restart=Never', '--image=busybox:latest', '--image-pull-policy=Never',
-      `--overrides=${JSON.stringify({ apiVersion: 'v1', spec: { nodeName: node } })}`, '--', 'sh', '-c', 'read x; echo "got $x"'], { input: 'lab\n' });
-    assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
-    assert.match(run.stdout, /got lab/);
-    assert.match(run.stdout, /pod "greeter" deleted/);
-  });
+  for (const v of ['1.27', '1.33']) {
+    test(`kubectl ${v} run -i --rm: attach sends input to the container's own process, prints its output, then deletes the pod`, async () => {
+      const run = await kubectl(v, ['run', `greeter-${v.replace('.', '-')}`, '-i', '--rm', '--restart=Never', '--image=busybox:latest', '--image-pull-policy=Never',
+        `--overrides=${JSON.stringify({ apiVersion: 'v1', spec: { nodeName: node } })}`, '--', 'sh', '-c', 'read x; echo "got $x"'], { input: 'lab\n' });
+      assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
+      assert.match(run.stdout, /got lab/);
+      assert.match(run.stdout, new RegExp(`pod "greeter-${v.replace('.', '-')}" deleted`));
+    });
+  }
 
   test('the protocol itself: v4 offered alone is chosen; a terminal merges stderr, ends lines CR LF and takes a resize', async () => {
     const q = new URLSearchParams([['command', 'sh'], ['command', '-c'], ['command', 'tty; while read line; do stty size; done'],
@@ -161,15 +172,43 @@ describe('kubectl exec and cp, through the API server to a real agent', { timeou
     assert.deepEqual(JSON.parse(run.stdout.trim().split('\n').pop()!), { stdout: 'out\n', stderr: 'err\n', code: 4 });
   });
 
-  test('refusals are errors kubectl prints: no such pod, a viewer, kubectl 1.29 speaking SPDY', async () => {
+  for (const v of ['1.27', '1.33']) {
+    test(`kubectl ${v} port-forward: three requests at once through a forwarded port, and a refused port said so`, async () => {
+      // -v=8: the log says which transport was used.
+      const forward = startCommand(kubectlBinary(v), ['port-forward', '-v=8', 'pod/web', ':80', ':81'], { KUBECONFIG: server.kubeconfigPath });
+      try {
+        const ports = await eventually(() => {
+          const found = [...forward.output().matchAll(/Forwarding from 127\.0\.0\.1:(\d+) -> (\d+)/g)].map((m) => [Number(m[1]), Number(m[2])] as const);
+          return found.length === 2 ? new Map(found.map(([local, remote]) => [remote, local])) : undefined;
+        }, 60_000, 'kubectl to listen').catch((err: Error) => { throw new Error(`${err.message}\n${forward.output()}`); });
+        const pages = await Promise.all([1, 2, 3].map(() => fetch(`http://127.0.0.1:${ports.get(80)}/`).then(async (r) => [r.status, await r.text()] as const)))
+          .catch(async (err: Error) => { await new Promise((r) => setTimeout(r, 500)); throw new Error(`${err.message}: ${(err.cause as Error | undefined)?.message}\n${forward.output()}`); });
+        for (const [status, body] of pages) {
+          assert.equal(status, 200);
+          assert.match(body, /nginx/i);
+        }
+        // Nothing listens on 81 in the pod: the request fails, and kubectl prints the agent's reason
+        // (and, as kubectl does since 1.23 after a failed stream, ends the forward).
+        await fetch(`http://127.0.0.1:${ports.get(81)}/`).then(() => undefined, () => undefined);
+        await eventually(() => /error forwarding port 81/.test(forward.output()), 30_000, 'the refusal').catch((err: Error) => { throw new Error(`${err.message}\n${forward.output()}`); });
+        const out = forward.output();
+        assert.ok(out.includes('error forwarding port 81'), out);
+        // 1.27 upgrades to SPDY itself; 1.33 tunnels SPDY in a WebSocket, with no fallback to plain SPDY.
+        if (v === '1.27') assert.match(out, /Upgrade: SPDY\/3\.1/);
+        else { assert.match(out, /negotiated protocol: portforward\.k8s\.io/); assert.doesNotMatch(out, /fallback to secondary dialer/); }
+      } finally {
+        await forward.stop();
+      }
+    });
+  }
+
+  test('refusals are errors kubectl prints: no such pod, a viewer', async () => {
     const missing = await kubectl('1.33', ['exec', 'nope', '--', 'true']);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /pods "nope" not found/);
     const viewer = await kubectl('1.33', ['--token', server.viewerToken, 'exec', 'shell', '--', 'true']);
     assert.equal(viewer.code, 1);
     assert.match(viewer.stderr, /forbidden/i);
-    const old = await kubectl('1.29', ['exec', 'shell', '--', 'true']);
-    assert.equal(old.code, 1);
-    assert.match(old.stderr, /kubectl 1\.30 or newer/);
+
   });
 });
