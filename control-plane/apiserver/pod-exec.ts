@@ -21,7 +21,9 @@ import { agentEndpoint, agentTls, type AgentTrust } from './agent-dial.ts';
 import { authorize } from './auth.ts';
 import { offersSpdyExecProtocol, serveExecSpdy, spdyExecProtocol } from './pod-exec-spdy.ts';
 import { pickContainer } from './pod-logs.ts';
-import { portForwardTransport, portForwardTunnelProtocol, servePortForwardSpdy, servePortForwardTunnel } from './pod-portforward.ts';
+import {
+  portForwardChannelsProtocol, portForwardTransport, portForwardTunnelProtocol, servePortForwardChannels, servePortForwardSpdy, servePortForwardTunnel,
+} from './pod-portforward.ts';
 
 const pods = resourceFor('', 'pods')!;
 const nodes = resourceFor('', 'nodes')!;
@@ -84,6 +86,13 @@ export function registerPodExec(app: FastifyInstance, options: PodExecOptions): 
         };
         if (transport === 'spdy') {
           servePortForwardSpdy(socket, head, target);
+        } else if (transport === 'channels') {
+          const ports = (url.searchParams.get('ports') ?? '').split(',').filter(Boolean).map(Number);
+          if (ports.length === 0 || ports.some((p) => !Number.isInteger(p) || p < 1 || p > 65535)) {
+            throw new BadRequestError(`ports must be one or more port numbers, comma-separated: ${url.searchParams.get('ports') ?? '(none)'}`);
+          }
+          agreed.set(req, portForwardChannelsProtocol);
+          wss.handleUpgrade(req, socket, head, (ws) => servePortForwardChannels(ws, ports, target));
         } else {
           // ws refuses a subprotocol with '/' or '+' in it (they are not token characters), yet
           // kubectl sends and expects exactly this one: it is taken out before the handshake and

@@ -24,13 +24,81 @@ export interface PortForwardTarget {
   token(): string;
 }
 
-/** Which transport the request asks for: a SPDY upgrade, a WebSocket tunnel of SPDY, or neither. */
-export function portForwardTransport(req: IncomingMessage): 'spdy' | 'websocket' | undefined {
+/** The official clients' port-forward: WebSocket channels, a data and an error channel per port of `?ports=`. */
+export const portForwardChannelsProtocol = 'v4.channel.k8s.io';
+
+/**
+ * Which transport the request asks for: a SPDY upgrade, a WebSocket tunnel of SPDY (kubectl),
+ * WebSocket channels (the official clients), or none of these.
+ */
+export function portForwardTransport(req: IncomingMessage): 'spdy' | 'websocket' | 'channels' | undefined {
   const upgrade = String(req.headers.upgrade ?? '').toLowerCase();
   if (upgrade === 'spdy/3.1') return 'spdy';
   const offered = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
   if (upgrade === 'websocket' && offered.includes(portForwardTunnelProtocol)) return 'websocket';
+  if (upgrade === 'websocket' && offered.includes(portForwardChannelsProtocol)) return 'channels';
   return undefined;
+}
+
+/**
+ * The channels variant, as the kubelet serves it: for the i-th port of `ports`, channel 2i
+ * carries data and 2i+1 errors, and each channel's first message is the port (16 bits, little
+ * endian). Each port is one connection to the pod, opened at once; when every one has ended the
+ * WebSocket closes.
+ */
+export function servePortForwardChannels(ws: WebSocket, ports: number[], target: PortForwardTarget): void {
+  const tunnels: Duplex[] = [];
+  // What the client sends before its port's connection is up waits for it.
+  const early: Buffer[][] = ports.map(() => []);
+  let open = ports.length;
+  const ended = () => { if (--open === 0 && ws.readyState === ws.OPEN) ws.close(1000); };
+  ports.forEach((port, i) => {
+    const [data, error] = [2 * i, 2 * i + 1];
+    const portBytes = Buffer.alloc(2);
+    portBytes.writeUInt16LE(port);
+    ws.send(Buffer.concat([Buffer.from([data]), portBytes]));
+    ws.send(Buffer.concat([Buffer.from([error]), portBytes]));
+    const fail = (message: string) => {
+      if (ws.readyState === ws.OPEN) ws.send(Buffer.concat([Buffer.from([error]), Buffer.from(message)]));
+      ended();
+    };
+    dialPod(target, port, (tunnel, rest) => {
+      tunnels[i] = tunnel;
+      for (const b of early[i]!.splice(0)) tunnel.write(b);
+      const forward = (d: Buffer) => { if (ws.readyState === ws.OPEN) ws.send(Buffer.concat([Buffer.from([data]), d])); };
+      if (rest.length) forward(rest);
+      tunnel.on('data', forward);
+      tunnel.on('end', ended);
+      tunnel.on('error', () => undefined);
+    }, fail);
+  });
+  ws.on('message', (message: Buffer) => {
+    const i = message[0]! / 2;
+    if (!Number.isInteger(i) || i >= ports.length) return;
+    if (tunnels[i]) tunnels[i]!.write(message.subarray(1)); else early[i]!.push(message.subarray(1));
+  });
+  ws.on('close', () => { for (const t of tunnels) t?.destroy(); });
+}
+
+/** Opens a TCP tunnel through the agent to `port` of the pod: `connected` with it, or `failed` with the reason. */
+function dialPod(target: PortForwardTarget, port: number, connected: (tunnel: Duplex, rest: Buffer) => void, failed: (message: string) => void): void {
+  const { request, describe } = requestAgent(target.trust, target.endpoint, {
+    method: 'GET',
+    path: `/portForward/${encodeURIComponent(target.namespace)}/${encodeURIComponent(target.pod)}?port=${port}`,
+    headers: { Authorization: `Bearer ${target.token()}`, Connection: 'Upgrade', Upgrade: 'tcp' },
+  });
+  request.on('upgrade', (_res, tunnel: Duplex, rest: Buffer) => connected(tunnel, rest));
+  request.on('response', (res) => {
+    let body = '';
+    res.on('data', (d: Buffer) => { body += d.toString('utf8'); });
+    res.on('end', () => {
+      let message = body;
+      try { message = (JSON.parse(body) as { message?: string }).message ?? body; } catch { /* plain text */ }
+      failed(message || `the agent answered HTTP ${res.statusCode}`);
+    });
+  });
+  request.on('error', (err) => failed(describe(err).message));
+  request.end();
 }
 
 /** Completes a plain SPDY upgrade on `socket` and serves the session. */
@@ -64,28 +132,12 @@ function serve(session: SpdySession, target: PortForwardTarget): void {
       stream.end();
     };
     if (!Number.isInteger(port) || port < 1 || port > 65535) { fail(`invalid port: ${stream.headers.port ?? '(none)'}`); return; }
-    const { request, describe } = requestAgent(target.trust, target.endpoint, {
-      method: 'GET',
-      path: `/portForward/${encodeURIComponent(target.namespace)}/${encodeURIComponent(target.pod)}?port=${port}`,
-      headers: { Authorization: `Bearer ${target.token()}`, Connection: 'Upgrade', Upgrade: 'tcp' },
-    });
-    request.on('upgrade', (_res, tunnel: Duplex, rest: Buffer) => {
+    dialPod(target, port, (tunnel, rest) => {
       if (rest.length) stream.write(rest);
       stream.pipe(tunnel).pipe(stream);
       tunnel.on('error', () => stream.destroy());
       stream.on('error', () => tunnel.destroy());
       stream.on('close', () => tunnel.destroy());
-    });
-    request.on('response', (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => { body += d.toString('utf8'); });
-      res.on('end', () => {
-        let message = body;
-        try { message = (JSON.parse(body) as { message?: string }).message ?? body; } catch { /* plain text */ }
-        fail(message || `the agent answered HTTP ${res.statusCode}`);
-      });
-    });
-    request.on('error', (err) => fail(describe(err).message));
-    request.end();
+    }, fail);
   });
 }

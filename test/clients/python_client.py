@@ -32,6 +32,21 @@ def main():
                       stderr=True, stdin=False, stdout=True, tty=False, _preload_content=False)
         resp.run_forever(timeout=60)
         out(stdout=resp.read_stdout(), stderr=resp.read_stderr(), code=resp.returncode)
+    elif command == 'portforward':
+        # The client's own port-forward (WebSocket channels): an HTTP request to port 80 of the pod.
+        from kubernetes.stream import portforward
+        pf = portforward(core.connect_get_namespaced_pod_portforward, sys.argv[3], 'default', ports='80')
+        sock = pf.socket(80)
+        sock.setblocking(True)
+        sock.sendall(b'GET / HTTP/1.1\r\nHost: pod\r\nConnection: close\r\n\r\n')
+        reply = b''
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            reply += chunk
+        sock.close()
+        out(status=reply.split(b'\r\n', 1)[0].decode(), nginx=b'nginx' in reply.lower(), error=pf.error(80))
     elif command == 'crud':
         body = client.V1Deployment(
             metadata=client.V1ObjectMeta(name='py'),

@@ -9,6 +9,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer, type AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { WebSocket } from 'ws';
@@ -201,6 +202,27 @@ describe('kubectl exec and cp, through the API server to a real agent', { timeou
       }
     });
   }
+
+  test('the official clients\' own port-forward (WebSocket channels): JavaScript and Python reach nginx in the pod', async () => {
+    const k8s = await import('@kubernetes/client-node');
+    const kc = new k8s.KubeConfig();
+    kc.loadFromFile(server.kubeconfigPath);
+    const forward = new k8s.PortForward(kc);
+    const local = createServer((socket) => { void forward.portForward('default', 'web', [80], socket, null, socket); });
+    await new Promise<void>((resolve) => local.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (local.address() as AddressInfo).port;
+      const res = await fetch(`http://127.0.0.1:${port}/`, { headers: { connection: 'close' } });
+      assert.equal(res.status, 200);
+      assert.match(await res.text(), /nginx/i);
+    } finally {
+      local.close();
+    }
+    const script = new URL('../clients/python_client.py', import.meta.url).pathname;
+    const run = await runCommand('/usr/bin/python3', [script, server.kubeconfigPath, 'portforward', 'web'], { timeoutMs: 90_000 });
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(JSON.parse(run.stdout.trim().split('\n').pop()!), { status: 'HTTP/1.1 200 OK', nginx: true, error: null });
+  });
 
   test('refusals are errors kubectl prints: no such pod, a viewer', async () => {
     const missing = await kubectl('1.33', ['exec', 'nope', '--', 'true']);
