@@ -9,7 +9,7 @@ import type { IncomingMessage } from 'node:http';
 import { connect } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { WebSocket, WebSocketServer } from 'ws';
+import type { WebSocket, WebSocketServer } from 'ws';
 import {
   channel, execOptionsFrom, exitStatus, failureStatus, frame, pickRemoteCommandProtocol, remoteCommandProtocols, upgradeRefusal, type ExecOptions,
 } from '../control-plane/api/remotecommand.ts';
@@ -32,10 +32,12 @@ const maxPendingMessages = 16;
 
 /** The handler for the HTTPS server's 'upgrade' event. */
 export function execUpgradeHandler(o: ExecServerOptions): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
-  const wss = new WebSocketServer({
+  // Loaded with the first exec: a board that is never exec'd into does not carry the library.
+  let wss: Promise<WebSocketServer> | undefined;
+  const server = () => (wss ??= import('ws').then(({ WebSocketServer: Server }) => new Server({
     noServer: true, perMessageDeflate: false,
     handleProtocols: (offered) => pickRemoteCommandProtocol(offered) ?? false,
-  });
+  })));
   /** pods/portforward: one TCP connection to a port of the pod, as raw bytes after a 101 (Upgrade: tcp). */
   const portForward = async (req: IncomingMessage, socket: Duplex, head: Buffer, [namespace, pod]: [string, string], portText: string | null) => {
     const refuse = (code: number, reason: string, message: string) => { socket.end(upgradeRefusal(code, reason, message)); };
@@ -90,7 +92,7 @@ export function execUpgradeHandler(o: ExecServerOptions): (req: IncomingMessage,
       if (found?.status !== 'running') return refuse(400, 'BadRequest', `container ${container} is not running in pod ${pod} (${found?.status ?? 'not created yet'})`);
       const session = verb === 'exec' ? await o.runtime.openExec(found.id, options) : await o.runtime.openAttach(found.id, options);
       o.logger?.info({ verb, namespace, pod, container, command: options.command[0], tty: options.tty }, `${verb} started`);
-      wss.handleUpgrade(req, socket, head, (ws) => bridge(ws, session, options, o.logger));
+      (await server()).handleUpgrade(req, socket, head, (ws) => bridge(ws, session, options, o.logger));
     })().catch((err: unknown) => {
       o.logger?.warn({ err: (err as Error).message }, 'exec or attach failed to start');
       refuse(500, 'InternalError', `cannot reach the container's streams: ${(err as Error).message}`);
@@ -145,7 +147,7 @@ function bridge(ws: WebSocket, session: ExecSession, options: ExecOptions, logge
     (err: unknown) => failureStatus(`exec: ${(err as Error).message}`),
   ).then((status) => {
     logger?.info({ status: status.status, message: status.message }, 'exec ended');
-    if (ws.readyState !== WebSocket.OPEN) return;
+    if (ws.readyState !== ws.OPEN) return;
     ws.send(frame(channel.error, JSON.stringify(status)));
     ws.close(1000);
   });
