@@ -81,6 +81,8 @@ export class SpdyStream extends Duplex {
 
   constructor(private readonly session: SpdySession, readonly id: number, readonly headers: Record<string, string>) {
     super({ allowHalfOpen: true });
+    // A write racing the session's end fails here; the session reports why it ended ('close').
+    this.on('error', () => undefined);
   }
 
   /** Answers the stream's SYN_STREAM (a client waits for it before it writes). */
@@ -136,7 +138,9 @@ export class SpdySession extends EventEmitter {
   close(err?: Error): void {
     if (this.closed) return;
     this.closed = true;
-    for (const s of this.streams.values()) s.destroy(err);
+    // Without the error: a session's reset (a killed kubectl) ends its streams, and is the
+    // session's to report ('close' carries it), not an 'error' on every stream nobody listens to.
+    for (const s of this.streams.values()) s.destroy();
     this.streams.clear();
     this.socket.destroy();
     this.emit('close', err);
