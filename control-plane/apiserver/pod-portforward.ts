@@ -78,6 +78,7 @@ export function servePortForwardChannels(ws: WebSocket, ports: number[], target:
     if (tunnels[i]) tunnels[i]!.write(message.subarray(1)); else early[i]!.push(message.subarray(1));
   });
   ws.on('close', () => { for (const t of tunnels) t?.destroy(); });
+  ws.on('error', () => ws.terminate()); // a client's protocol error ends its forward, not the server
 }
 
 /** Opens a TCP tunnel through the agent to `port` of the pod: `connected` with it, or `failed` with the reason. */
