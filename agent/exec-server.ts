@@ -1,9 +1,10 @@
-// pods/exec and pods/attach on the agent, as the kubelet serves /exec/{namespace}/{pod}/{container}
-// and /attach/...: the API server's WebSocket is upgraded here (on the log server's HTTPS port,
-// with a token signed by the cluster CA for this node, this pod and this verb), and the command
-// runs through Docker's exec, or the client joins the container's own process through attach. The
-// messages are Kubernetes' channel protocol (control-plane/api/remotecommand.ts), which the API
-// server relays unchanged between the client and this agent.
+// pods/exec, pods/attach and pods/portforward on the agent, as the kubelet serves
+// /exec/{namespace}/{pod}/{container}, /attach/... and /portForward/{namespace}/{pod}: upgrades on
+// the log server's HTTPS port, each with a token signed by the cluster CA for this node, this pod
+// and this verb. exec runs the command through Docker's exec, attach joins the container's own
+// process through Docker's attach, both speaking Kubernetes' channel protocol over a WebSocket
+// (control-plane/api/remotecommand.ts); port-forward answers `101 Upgrade: tcp` and carries raw
+// bytes to a port of the pod's address.
 import type { KeyObject } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { connect } from 'node:net';
@@ -14,7 +15,7 @@ import {
   channel, execOptionsFrom, exitStatus, failureStatus, frame, pickRemoteCommandProtocol, remoteCommandProtocols, upgradeRefusal, type ExecOptions,
 } from '../control-plane/api/remotecommand.ts';
 import { restartCountOf } from './hooks/report.ts';
-import { verifyLogToken } from './log-token.ts';
+import { refuseRequest } from './log-token.ts';
 import { labelKeys, type ContainerRuntime, type ExecSession } from './runtime/types.ts';
 
 export interface ExecServerOptions {
@@ -39,17 +40,11 @@ export function execUpgradeHandler(o: ExecServerOptions): (req: IncomingMessage,
     handleProtocols: (offered) => pickRemoteCommandProtocol(offered) ?? false,
   })));
   /** pods/portforward: one TCP connection to a port of the pod, as raw bytes after a 101 (Upgrade: tcp). */
-  const portForward = async (req: IncomingMessage, socket: Duplex, head: Buffer, [namespace, pod]: [string, string], portText: string | null) => {
-    const refuse = (code: number, reason: string, message: string) => { socket.end(upgradeRefusal(code, reason, message)); };
-    const token = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? '';
-    const verdict = verifyLogToken(o.publicKey, token, o.nodeName, (o.clock ?? Date.now)());
-    if (!verdict.ok) return refuse(401, 'Unauthorized', verdict.reason);
-    const { claims } = verdict;
-    if (claims.verb !== 'portforward' || claims.namespace !== namespace || claims.pod !== pod) return refuse(403, 'Forbidden', 'token is not for port-forward to this pod');
+  const portForward = async (socket: Duplex, head: Buffer, [namespace, pod]: string[], portText: string | null, refuse: Refuse) => {
     const port = Number(portText);
     if (!Number.isInteger(port) || port < 1 || port > 65535) return refuse(400, 'BadRequest', `invalid port ${portText ?? '(none)'}`);
     // The pod's address: its sandbox's (the pod network), or its one container's (Docker's bridge).
-    const containers = await o.runtime.listContainers({ [labelKeys.node]: o.nodeName, [labelKeys.namespace]: namespace, [labelKeys.pod]: pod });
+    const containers = await o.runtime.listContainers({ [labelKeys.node]: o.nodeName, [labelKeys.namespace]: namespace!, [labelKeys.pod]: pod! });
     const ip = containers.find((c) => c.status === 'running' && c.ip)?.ip;
     if (!ip) return refuse(400, 'BadRequest', `pod ${pod} has no running container with an address`);
     const upstream = connect(port, ip);
@@ -66,39 +61,43 @@ export function execUpgradeHandler(o: ExecServerOptions): (req: IncomingMessage,
       socket.on('close', () => upstream.destroy());
     });
   };
+  /** pods/exec and pods/attach: the command's (or the container's) streams over a WebSocket. */
+  const execOrAttach = async (req: IncomingMessage, socket: Duplex, head: Buffer, verb: 'exec' | 'attach', [namespace, pod, container]: string[],
+    query: URLSearchParams, refuse: Refuse) => {
+    const options = execOptionsFrom(query, container!, verb);
+    if (typeof options === 'string') return refuse(400, 'BadRequest', options);
+    const offered = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
+    if (!pickRemoteCommandProtocol(offered)) return refuse(400, 'BadRequest', `no supported stream protocol offered: labkube speaks ${remoteCommandProtocols.join(', ')}`);
+    const found = (await o.runtime.listContainers({
+      [labelKeys.node]: o.nodeName, [labelKeys.namespace]: namespace!, [labelKeys.pod]: pod!, [labelKeys.container]: container!,
+    })).sort((a, b) => restartCountOf(b) - restartCountOf(a))[0];
+    if (found?.status !== 'running') return refuse(400, 'BadRequest', `container ${container} is not running in pod ${pod} (${found?.status ?? 'not created yet'})`);
+    const session = verb === 'exec' ? await o.runtime.openExec(found.id, options) : await o.runtime.openAttach(found.id, options);
+    o.logger?.info({ verb, namespace, pod, container, command: options.command[0], tty: options.tty }, `${verb} started`);
+    (await server()).handleUpgrade(req, socket, head, (ws) => bridge(ws, session, options, o.logger));
+  };
   return (req, socket, head) => {
     socket.on('error', () => { /* the client went away mid-handshake */ });
-    const refuse = (code: number, reason: string, message: string) => { socket.end(upgradeRefusal(code, reason, message)); };
+    const refuse: Refuse = (code, reason, message) => { socket.end(upgradeRefusal(code, reason, message)); };
     void (async () => {
       const url = new URL(req.url ?? '/', 'https://agent');
-      const forward = /^\/portForward\/([^/]+)\/([^/]+)$/.exec(url.pathname);
-      if (forward) return await portForward(req, socket, head, forward.slice(1).map(decodeURIComponent) as [string, string], url.searchParams.get('port'));
-      const m = /^\/(exec|attach)\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(url.pathname);
+      // /exec|attach/{namespace}/{pod}/{container} and /portForward/{namespace}/{pod}
+      const m = /^\/(exec|attach)\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(url.pathname) ?? /^\/(portForward)\/([^/]+)\/([^/]+)$/.exec(url.pathname);
       if (!m) return refuse(404, 'NotFound', 'not found');
-      const verb = m[1] as 'exec' | 'attach';
-      const [namespace, pod, container] = m.slice(2).map(decodeURIComponent) as [string, string, string];
-      const token = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? '';
-      const verdict = verifyLogToken(o.publicKey, token, o.nodeName, (o.clock ?? Date.now)());
-      if (!verdict.ok) return refuse(401, 'Unauthorized', verdict.reason);
-      const { claims } = verdict;
-      if (claims.verb !== verb || claims.namespace !== namespace || claims.pod !== pod) return refuse(403, 'Forbidden', `token is not for ${verb} in this pod`);
-      const options = execOptionsFrom(url.searchParams, container, verb);
-      if (typeof options === 'string') return refuse(400, 'BadRequest', options);
-      const offered = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
-      if (!pickRemoteCommandProtocol(offered)) return refuse(400, 'BadRequest', `no supported stream protocol offered: labkube speaks ${remoteCommandProtocols.join(', ')}`);
-      const found = (await o.runtime.listContainers({
-        [labelKeys.node]: o.nodeName, [labelKeys.namespace]: namespace, [labelKeys.pod]: pod, [labelKeys.container]: container,
-      })).sort((a, b) => restartCountOf(b) - restartCountOf(a))[0];
-      if (found?.status !== 'running') return refuse(400, 'BadRequest', `container ${container} is not running in pod ${pod} (${found?.status ?? 'not created yet'})`);
-      const session = verb === 'exec' ? await o.runtime.openExec(found.id, options) : await o.runtime.openAttach(found.id, options);
-      o.logger?.info({ verb, namespace, pod, container, command: options.command[0], tty: options.tty }, `${verb} started`);
-      (await server()).handleUpgrade(req, socket, head, (ws) => bridge(ws, session, options, o.logger));
+      const verb = m[1] === 'portForward' ? 'portforward' : m[1] as 'exec' | 'attach';
+      const names = m.slice(2).map(decodeURIComponent);
+      const refusal = refuseRequest(o.publicKey, req.headers.authorization, o.nodeName, (o.clock ?? Date.now)(), { namespace: names[0]!, pod: names[1]!, verb });
+      if (refusal) return refuse(refusal.code, refusal.reason, refusal.message);
+      if (verb === 'portforward') return portForward(socket, head, names, url.searchParams.get('port'), refuse);
+      return execOrAttach(req, socket, head, verb, names, url.searchParams, refuse);
     })().catch((err: unknown) => {
-      o.logger?.warn({ err: (err as Error).message }, 'exec or attach failed to start');
-      refuse(500, 'InternalError', `cannot reach the container's streams: ${(err as Error).message}`);
+      o.logger?.warn({ err: (err as Error).message }, 'exec, attach or port-forward failed to start');
+      refuse(500, 'InternalError', `cannot reach the pod: ${(err as Error).message}`);
     });
   };
 }
+
+type Refuse = (code: number, reason: string, message: string) => void;
 
 const ended = (s: NodeJS.ReadableStream) => new Promise<void>((resolve) => { s.once('end', resolve); s.once('close', resolve); });
 

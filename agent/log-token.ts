@@ -41,6 +41,22 @@ export function publicKeyFromCa(caPem: string): KeyObject {
   return createPublicKey(new X509Certificate(caPem).publicKey.export({ type: 'spki', format: 'pem' }));
 }
 
+/**
+ * Checks a request's bearer token for one node, pod and verb (undefined: logs), as the agent's
+ * log, exec, attach and port-forward endpoints do: undefined when it may pass, else the HTTP
+ * refusal (401 for a token that is not genuine or has lapsed, 403 for another pod or verb).
+ */
+export function refuseRequest(publicKey: KeyObject, authorization: string | undefined, node: string, now: number,
+  want: { namespace: string; pod: string; verb?: LogTokenClaims['verb'] }): { code: 401 | 403; reason: string; message: string } | undefined {
+  const token = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1] ?? '';
+  const verdict = verifyLogToken(publicKey, token, node, now);
+  if (!verdict.ok) return { code: 401, reason: 'Unauthorized', message: verdict.reason };
+  const { claims } = verdict;
+  if (claims.namespace !== want.namespace || claims.pod !== want.pod) return { code: 403, reason: 'Forbidden', message: 'token is for another pod' };
+  if (claims.verb !== want.verb) return { code: 403, reason: 'Forbidden', message: `token is for ${claims.verb ?? 'logs'}, not ${want.verb ?? 'logs'}` };
+  return undefined;
+}
+
 /** Returns the claims when the token is genuine, unexpired and for `node`; otherwise a reason. */
 export function verifyLogToken(publicKey: KeyObject, token: string, node: string, now = Date.now()):
   { ok: true; claims: LogTokenClaims } | { ok: false; reason: string } {

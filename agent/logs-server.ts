@@ -7,7 +7,7 @@ import https from 'node:https';
 import type { Logger } from 'pino';
 import { reconnectBackoff, retry, RetryBackoff } from './backoff.ts';
 import { execUpgradeHandler } from './exec-server.ts';
-import { publicKeyFromCa, verifyLogToken } from './log-token.ts';
+import { publicKeyFromCa, refuseRequest } from './log-token.ts';
 import { ServingCertificate } from './serving-cert.ts';
 import { restartCountOf } from './hooks/report.ts';
 import { labelKeys, type ContainerRuntime } from './runtime/types.ts';
@@ -51,11 +51,8 @@ export async function startLogServer(o: LogServerOptions): Promise<LogServer> {
       const m = /^\/containerLogs\/([^/]+)\/([^/]+)\/([^/]+)$/.exec(url.pathname);
       if (req.method !== 'GET' || !m) return fail(res, 404, 'NotFound', 'not found');
       const [namespace, pod, container] = m.slice(1).map(decodeURIComponent) as [string, string, string];
-      const token = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? '';
-      const verdict = verifyLogToken(publicKey, token, o.nodeName, (o.clock ?? Date.now)());
-      if (!verdict.ok) return fail(res, 401, 'Unauthorized', verdict.reason);
-      if (verdict.claims.namespace !== namespace || verdict.claims.pod !== pod) return fail(res, 403, 'Forbidden', 'token is for another pod');
-      if (verdict.claims.verb !== undefined) return fail(res, 403, 'Forbidden', `token is for ${verdict.claims.verb}, not logs`);
+      const refusal = refuseRequest(publicKey, req.headers.authorization, o.nodeName, (o.clock ?? Date.now)(), { namespace, pod });
+      if (refusal) return fail(res, refusal.code, refusal.reason, refusal.message);
       const q = url.searchParams;
       const flag = (k: string) => q.get(k) === 'true' || q.get(k) === '1';
       const found = (await o.runtime.listContainers({

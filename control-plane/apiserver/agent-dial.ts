@@ -1,4 +1,4 @@
-// Dialing a node's agent (logs, exec): HTTPS to the Node's
+// Dialing a node's agent (logs, exec, attach, port-forward): HTTPS to the Node's
 // InternalIP and kubelet port, trusting only what proves to be that node's agent, as
 // kube-apiserver does with --kubelet-certificate-authority:
 //  - the chain: the certificate is signed by the cluster CA and valid now (TLS, `ca`);
@@ -11,7 +11,8 @@ import { X509Certificate } from 'node:crypto';
 import type { ClientRequest, IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import https from 'node:https';
 import { checkServerIdentity, type PeerCertificate } from 'node:tls';
-import { ServiceUnavailableError } from '../api/errors.ts';
+import { ApiError, ServiceUnavailableError } from '../api/errors.ts';
+import type { Status } from '../api/meta.ts';
 import type { Node } from '../api/core.ts';
 import type { Store } from '../store/types.ts';
 import { untrustedReason } from './node-serving-certs.ts';
@@ -95,6 +96,18 @@ export function requestAgent(trust: AgentTrust, endpoint: AgentEndpoint,
   const { tls, describe } = agentTls(trust, endpoint);
   const request = https.request({ host: endpoint.host, port: endpoint.port, method: init.method, path: init.path, headers: init.headers, ...tls });
   return { request, describe };
+}
+
+/**
+ * The API error an agent's non-success answer stands for: its Status body (the agent answers
+ * with one), or its text when it is not one. Reads the response to its end.
+ */
+export async function agentRefusal(res: IncomingMessage): Promise<ApiError> {
+  let text = '';
+  for await (const chunk of res) if (text.length < 65_536) text += String(chunk);
+  let status: Partial<Status> = { message: text || `the agent answered HTTP ${res.statusCode}` };
+  try { status = JSON.parse(text) as Status; } catch { /* plain text from the agent: kept as the message above */ }
+  return ApiError.fromStatus(status, res.statusCode ?? 502);
 }
 
 /** Sends a request without a body to the agent and resolves with its response (headers read, body not). */

@@ -17,7 +17,7 @@ import { ApiError, BadRequestError, InternalError, NotFoundError, ServiceUnavail
 import type { Node, Pod } from '../api/core.ts';
 import { execOptionsFrom, execQuery, pickRemoteCommandProtocol, remoteCommandProtocols, upgradeRefusal } from '../api/remotecommand.ts';
 import { resourceFor } from '../api/resources.ts';
-import { agentEndpoint, agentTls, type AgentTrust } from './agent-dial.ts';
+import { agentEndpoint, agentRefusal, agentTls, type AgentTrust } from './agent-dial.ts';
 import { authorize } from './auth.ts';
 import { offersSpdyExecProtocol, serveExecSpdy, spdyExecProtocol } from './pod-exec-spdy.ts';
 import { pickContainer } from './pod-logs.ts';
@@ -71,19 +71,22 @@ export function registerPodExec(app: FastifyInstance, options: PodExecOptions): 
       const user = app.authenticator.authenticate(req.headers.authorization);
       authorize(user, { verb: 'create', group: '', version: 'v1', resource: 'pods', subresource, namespace, name }, () => undefined);
       const pod = app.registry.get(pods, namespace, name) as unknown as Pod;
-      if (subresource === 'portforward') {
+      const verb = subresource as 'exec' | 'attach' | 'portforward';
+      const phase = pod.status?.phase;
+      if (verb === 'portforward' && phase !== 'Running') throw new BadRequestError(`unable to forward port because pod is not running. Current status=${phase ?? 'Pending'}`);
+      if (phase === 'Succeeded' || phase === 'Failed') throw new BadRequestError(`cannot ${verb} ${verb === 'exec' ? 'into' : 'to'} a container in a completed pod; current phase is ${phase}`);
+      if (!pod.spec.nodeName) throw new BadRequestError(`pod ${name} does not have a host assigned`);
+      if (!trust) throw new ServiceUnavailableError('this API server has no cluster CA certificate to verify agents with');
+      const endpoint = agentEndpoint(app.registry.get(nodes, undefined, pod.spec.nodeName) as unknown as Node);
+      /** A one-minute token for the agent, naming this node, pod and verb. */
+      const token = () => {
+        const now = Math.floor(Date.now() / 1000);
+        return signLogToken(key, { node: endpoint.nodeName, namespace, pod: name, verb, iat: now, exp: now + ttl });
+      };
+      if (verb === 'portforward') {
         const transport = portForwardTransport(req);
         if (!transport) throw new BadRequestError(`pods/portforward needs a SPDY/3.1 upgrade or a WebSocket offering ${portForwardTunnelProtocol}, as kubectl sends`);
-        if (pod.status?.phase !== 'Running') throw new BadRequestError(`unable to forward port because pod is not running. Current status=${pod.status?.phase ?? 'Pending'}`);
-        if (!trust) throw new ServiceUnavailableError('this API server has no cluster CA certificate to verify agents with');
-        const endpoint = agentEndpoint(app.registry.get(nodes, undefined, pod.spec.nodeName!) as unknown as Node);
-        const target = {
-          trust, endpoint, namespace, pod: name,
-          token: () => {
-            const now = Math.floor(Date.now() / 1000);
-            return signLogToken(key, { node: endpoint.nodeName, namespace, pod: name, verb: 'portforward', iat: now, exp: now + ttl });
-          },
-        };
+        const target = { trust, endpoint, namespace, pod: name, token };
         if (transport === 'spdy') {
           servePortForwardSpdy(socket, head, target);
         } else if (transport === 'channels') {
@@ -103,13 +106,9 @@ export function registerPodExec(app: FastifyInstance, options: PodExecOptions): 
         }
         return;
       }
-      const verb = subresource as 'exec' | 'attach';
       const container = pickContainer(pod, url.searchParams.get('container') ?? undefined);
       const exec = execOptionsFrom(url.searchParams, container, verb);
       if (typeof exec === 'string') throw new BadRequestError(exec);
-      const phase = pod.status?.phase;
-      if (phase === 'Succeeded' || phase === 'Failed') throw new BadRequestError(`cannot ${verb} ${verb === 'exec' ? 'into' : 'to'} a container in a completed pod; current phase is ${phase}`);
-      if (!pod.spec.nodeName) throw new BadRequestError(`pod ${name} does not have a host assigned`);
       // WebSocket (kubectl 1.30+, the official clients), or SPDY (kubectl 1.27-1.29), relayed to the
       // agent as WebSocket v5 (pod-exec-spdy.ts).
       const upgrade = String(req.headers.upgrade ?? '').toLowerCase();
@@ -123,28 +122,17 @@ export function registerPodExec(app: FastifyInstance, options: PodExecOptions): 
       const offered = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
       const protocol = spdy ? remoteCommandProtocols[0] : pickRemoteCommandProtocol(offered);
       if (!protocol) throw new BadRequestError(`no supported stream protocol offered: labkube speaks ${remoteCommandProtocols.join(', ')}`);
-      if (!trust) throw new ServiceUnavailableError('this API server has no cluster CA certificate to verify agents with');
-      const endpoint = agentEndpoint(app.registry.get(nodes, undefined, pod.spec.nodeName) as unknown as Node);
-      const now = Math.floor(Date.now() / 1000);
-      const token = signLogToken(key, { node: endpoint.nodeName, namespace, pod: name, verb, iat: now, exp: now + ttl });
       const { tls, describe } = agentTls(trust, endpoint);
       const path = `/${verb}/${encodeURIComponent(namespace)}/${encodeURIComponent(name)}/${encodeURIComponent(container)}?${execQuery(exec)}`;
       const host = endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host;
       const upstream = new WebSocket(`wss://${host}:${endpoint.port}${path}`, [protocol], {
-        ...tls, headers: { Authorization: `Bearer ${token}` }, perMessageDeflate: false, maxPayload: maxMessageBytes, handshakeTimeout: 15_000,
+        ...tls, headers: { Authorization: `Bearer ${token()}` }, perMessageDeflate: false, maxPayload: maxMessageBytes, handshakeTimeout: 15_000,
       });
       let opened = false;
       // The client gave up while the agent was being dialed.
       socket.once('close', () => { if (!opened) upstream.terminate(); });
       upstream.on('unexpected-response', (_r, res) => {
-        let body = '';
-        res.on('data', (d: Buffer) => { if (body.length < 65_536) body += d.toString('utf8'); });
-        res.on('end', () => {
-          let status: { message?: string; reason?: string; code?: number } = {};
-          try { status = JSON.parse(body) as typeof status; } catch { status = { message: body || `the agent answered HTTP ${res.statusCode}` }; }
-          refuse(ApiError.fromStatus(status, res.statusCode ?? 502));
-          upstream.terminate();
-        });
+        void agentRefusal(res).then((err) => { refuse(err); upstream.terminate(); });
       });
       upstream.on('error', (err) => { if (!opened) refuse(describe(err)); });
       upstream.on('open', () => {

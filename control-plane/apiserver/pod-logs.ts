@@ -9,11 +9,10 @@ import { authorizePodLog } from './auth.ts';
 import { createPrivateKey } from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { defaultLogTokenTtlSeconds, signLogToken } from '../../agent/log-token.ts';
-import { ApiError, BadRequestError, InvalidError, ServiceUnavailableError } from '../api/errors.ts';
+import { BadRequestError, InvalidError, ServiceUnavailableError } from '../api/errors.ts';
 import type { Node, Pod } from '../api/core.ts';
-import type { Status } from '../api/meta.ts';
 import { resourceFor } from '../api/resources.ts';
-import { agentEndpoint, fetchFromAgent, type AgentEndpoint, type AgentTrust } from './agent-dial.ts';
+import { agentEndpoint, agentRefusal, fetchFromAgent, type AgentEndpoint, type AgentTrust } from './agent-dial.ts';
 import { boolParam, intParam, param, type Query } from './query.ts';
 
 const pods = resourceFor('', 'pods')!;
@@ -89,13 +88,7 @@ async function proxy(reply: FastifyReply, trust: AgentTrust, endpoint: AgentEndp
   const upstream = await fetchFromAgent(trust, endpoint, {
     method: 'GET', path: target.path, headers: { Authorization: `Bearer ${target.token}` }, signal: gone.signal,
   });
-  if (upstream.statusCode !== 200) {
-    let text = '';
-    for await (const chunk of upstream) text += String(chunk);
-    let status: Partial<Status> = { message: text || `agent answered HTTP ${upstream.statusCode}` };
-    try { status = JSON.parse(text) as Status; } catch { /* plain text from the agent: kept as the message above */ }
-    throw ApiError.fromStatus(status, upstream.statusCode ?? 502);
-  }
+  if (upstream.statusCode !== 200) throw await agentRefusal(upstream);
   reply.raw.on('close', () => upstream.destroy());
   return reply.type('text/plain').send(upstream);
 }

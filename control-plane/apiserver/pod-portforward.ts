@@ -9,7 +9,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { createWebSocketStream, type WebSocket } from 'ws';
-import { requestAgent, type AgentEndpoint, type AgentTrust } from './agent-dial.ts';
+import { agentRefusal, requestAgent, type AgentEndpoint, type AgentTrust } from './agent-dial.ts';
 import { SpdySession, type SpdyStream } from './spdy.ts';
 
 export const portForwardProtocol = 'portforward.k8s.io';
@@ -89,15 +89,7 @@ function dialPod(target: PortForwardTarget, port: number, connected: (tunnel: Du
     headers: { Authorization: `Bearer ${target.token()}`, Connection: 'Upgrade', Upgrade: 'tcp' },
   });
   request.on('upgrade', (_res, tunnel: Duplex, rest: Buffer) => connected(tunnel, rest));
-  request.on('response', (res) => {
-    let body = '';
-    res.on('data', (d: Buffer) => { body += d.toString('utf8'); });
-    res.on('end', () => {
-      let message = body;
-      try { message = (JSON.parse(body) as { message?: string }).message ?? body; } catch { /* plain text */ }
-      failed(message || `the agent answered HTTP ${res.statusCode}`);
-    });
-  });
+  request.on('response', (res) => { void agentRefusal(res).then((err) => failed(err.message)); });
   request.on('error', (err) => failed(describe(err).message));
   request.end();
 }

@@ -69,12 +69,7 @@ export class Cluster {
     this.reflectors = Object.fromEntries(entries) as Record<ResourceName, Reflector>;
   }
 
-  private started = false;
-
-  /** Starts the lists and watches, once. */
   start(): this {
-    if (this.started) return this;
-    this.started = true;
     for (const r of Object.values(this.reflectors)) void r.run(this.abort.signal);
     void this.pollMetrics();
     return this;

@@ -3,13 +3,13 @@
 // panels and the log panel. Redraws at most once per animation frame however many watch events
 // arrive in it.
 import { html } from 'htm/preact';
-import { useEffect, useMemo, useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import type { Deployment } from '../api/apps.ts';
 import type { Service } from '../api/core.ts';
 import type { KubeObject } from '../api/meta.ts';
 import { cordon, drain } from './actions.ts';
 import type { Api } from './api.ts';
-import { Cluster, type Connection } from './cluster.ts';
+import type { Cluster, Connection } from './cluster.ts';
 import { podState, waitingReason, type PodObject } from './derive.ts';
 import { failoverTimelines } from './failover.ts';
 import { BoardCard, PodChip, type NodeAction } from './view-board.ts';
@@ -29,12 +29,11 @@ function Banner({ connection, now }: { connection: Connection; now: number }) {
   return null;
 }
 
-export function App({ api, role, onSignOut, onRefused, cluster: begun }: {
+export function App({ api, role, onSignOut, onRefused, cluster }: {
   api: Api; role: Role; onSignOut: () => void; onRefused: (why: string) => void;
-  /** A cluster whose lists began before the page knew the role. */
-  cluster?: Cluster;
+  /** The lab's lists and watches, started by main.ts beside the role read; stopped here when the page signs out. */
+  cluster: Cluster;
 }) {
-  const cluster = useMemo(() => begun ?? new Cluster(api), [api, begun]);
   const [, setVersion] = useState(0);
   const [now, setNow] = useState(Date.now());
   const [selected, setSelected] = useState<PodObject | undefined>();
@@ -51,7 +50,6 @@ export function App({ api, role, onSignOut, onRefused, cluster: begun }: {
       frame ||= requestAnimationFrame(() => { frame = 0; setVersion(cluster.version); });
     };
     const unsubscribe = cluster.subscribe(redraw);
-    cluster.start();
     // What came in between the first draw and this subscription.
     redraw();
     // "NotReady for 12 s" and the banner count seconds.
