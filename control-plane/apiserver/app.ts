@@ -18,6 +18,7 @@ import { isValidName } from '../api/validation.ts';
 import type { Store } from '../store/types.ts';
 import { Authenticator, admit, authorize, authorizeRoute, needsAdmission, publicRoutes, type User } from './auth.ts';
 import { parseBody, patchTypeOf } from './body.ts';
+import { applyPatchType, checkFieldManagerOptions, type FieldManagerOptions } from './field-manager.ts';
 import { apiGroup, apiGroupList, apiResourceList, apiVersions, versionInfo } from './discovery.ts';
 import { ApiMetrics } from './metrics.ts';
 import { boolParam, checkDryRun, checkFieldValidation, dryRunParam, intParam, listOptions, param, resourceVersionParam, type Query } from './query.ts';
@@ -253,7 +254,15 @@ async function serveResource(app: FastifyInstance, req: FastifyRequest, reply: F
   const current = () => (info.name ? registry.store.get(keyFor(r, ns, info.name)) : undefined);
   authorize(user, info, current);
   const dryRun = bodyVerbs.has(info.verb) ? dryRunParam(q, optionsKind[info.verb]!) : false;
-  if (['create', 'update', 'patch'].includes(info.verb)) checkFieldValidation(q, optionsKind[info.verb]!);
+  const writing = ['create', 'update', 'patch'].includes(info.verb);
+  if (writing) checkFieldValidation(q, optionsKind[info.verb]!);
+  const patchType = info.verb === 'patch' ? patchTypeOf(req.headers['content-type']) : undefined;
+  const fields: FieldManagerOptions = {
+    ...(param(q, 'fieldManager') !== undefined && { fieldManager: param(q, 'fieldManager') }),
+    ...(req.headers['user-agent'] && { userAgent: req.headers['user-agent'] }),
+    ...(param(q, 'force') !== undefined && { force: boolParam(q, 'force') }),
+  };
+  if (writing) checkFieldManagerOptions(fields, optionsKind[info.verb]!, patchType === applyPatchType);
   const listing = info.verb === 'list' || info.verb === 'watch' || info.verb === 'deletecollection';
   const options = listing ? listOptions(q, info.verb === 'watch') : {};
   if (!listing) resourceVersionParam(q); // a get serves the latest state, but a malformed version is still a 400
@@ -330,20 +339,22 @@ async function serveResource(app: FastifyInstance, req: FastifyRequest, reply: F
       }
       if (info.name) throw new NotFoundError('the server could not find the requested resource');
       if (admission) admitted(body);
-      return sendWrite(201, registry.create(r, ns, body, { dryRun }));
+      return sendWrite(201, registry.create(r, ns, body, { dryRun, fields }));
     case 'update':
-      if (info.subresource === 'scale') return registry.updateScale(r, ns!, info.name!, body, { dryRun });
+      if (info.subresource === 'scale') return registry.updateScale(r, ns!, info.name!, body, { dryRun, fields });
       if (admission) admitted(body, registry.get(r, ns, info.name!));
-      return sendWrite(200, registry.update(r, ns, info.name!, body, info.subresource, { dryRun }));
+      return sendWrite(200, registry.update(r, ns, info.name!, body, info.subresource, { dryRun, fields }));
     case 'patch': {
-      const type = patchTypeOf(req.headers['content-type']);
+      const type = patchType!;
       if (admission) {
         // What a node may change depends on the patch's result: compute it without writing.
         // Both steps run in one turn of the event loop, so nothing can change in between.
         const old = registry.get(r, ns, info.name!);
-        admitted(registry.patch(r, ns, info.name!, type, body, info.subresource, { dryRun: true }).object, old);
+        admitted(registry.patch(r, ns, info.name!, type, body, info.subresource, { dryRun: true, fields }).object, old);
       }
-      return sendWrite(200, registry.patch(r, ns, info.name!, type, body, info.subresource, { dryRun }));
+      const result = registry.patch(r, ns, info.name!, type, body, info.subresource, { dryRun, fields });
+      // An apply that creates the object answers 201, as Kubernetes does.
+      return sendWrite(result.created ? 201 : 200, result);
     }
     case 'delete': {
       const result = registry.delete(r, ns, info.name!, deleteOptions(q, body, dryRun));

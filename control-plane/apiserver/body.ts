@@ -12,6 +12,7 @@
 // also refuses aliases that make a cycle (`a: &x [*x]`), since a cyclic object cannot be stored.
 import { isAlias, isMap, isPair, isScalar, isSeq, Lexer, parseDocument, type Document } from 'yaml';
 import { BadRequestError, TooLargeError, UnsupportedMediaTypeError } from '../api/errors.ts';
+import { applyPatchType } from './field-manager.ts';
 import { patchTypes, type PatchType } from './patch.ts';
 
 /**
@@ -53,7 +54,7 @@ export function parseBody(contentType: string | undefined, raw: string | undefin
     throw new UnsupportedMediaTypeError(`the body of the request was in an unknown format: "${shown(type)}" - accepted media types include: application/json, application/yaml`);
   }
   if (raw === undefined || raw === '') return undefined;
-  if (yamlTypes.has(type)) return parseYamlBody(raw);
+  if (yamlTypes.has(type) || type === applyPatchType) return parseYamlBody(raw);
   if (jsonDepth(raw) > maxBodyDepth) throw tooDeep();
   try {
     return JSON.parse(raw);
@@ -210,11 +211,8 @@ function checkExpansion(doc: Document): void {
   }
 }
 
-export function patchTypeOf(contentType: string | undefined): PatchType {
+export function patchTypeOf(contentType: string | undefined): PatchType | typeof applyPatchType {
   const type = mediaType(contentType);
-  if (type in patchTypes) return type as PatchType;
-  if (type === 'application/apply-patch+yaml') {
-    throw new UnsupportedMediaTypeError('server-side apply is not supported by labkube: use client-side `kubectl apply`');
-  }
-  throw new UnsupportedMediaTypeError(`the body of the request was in an unknown format: "${shown(type)}" - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json`);
+  if (type in patchTypes || type === applyPatchType) return type as PatchType | typeof applyPatchType;
+  throw new UnsupportedMediaTypeError(`the body of the request was in an unknown format: "${shown(type)}" - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json`);
 }

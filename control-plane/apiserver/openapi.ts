@@ -113,7 +113,7 @@ function pathsFor(r: ResourceType): Record<string, Schema> {
   const patchBody = {
     requestBody: {
       required: true,
-      content: Object.fromEntries(['application/json-patch+json', 'application/merge-patch+json', 'application/strategic-merge-patch+json']
+      content: Object.fromEntries(['application/apply-patch+yaml', 'application/json-patch+json', 'application/merge-patch+json', 'application/strategic-merge-patch+json']
         .map((t) => [t, { schema: { type: 'object' } }])),
     },
   };

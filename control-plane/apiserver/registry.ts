@@ -17,10 +17,14 @@ import {
 import { maxInt32 } from '../api/meta.ts';
 import type { Scale } from '../api/apps.ts';
 import type { Store } from '../store/types.ts';
+import {
+  applyConfiguration, applyPatchType, applyTracking, checkApplyConfiguration, updateTracking,
+  type FieldManagerOptions, type FieldTracking,
+} from './field-manager.ts';
 import { applyPatch, type PatchType } from './patch.ts';
 import { ServiceAllocator, type ServiceAllocatorOptions } from './service-allocator.ts';
 
-export interface WriteResult { object: KubeObject; warnings: string[] }
+export interface WriteResult { object: KubeObject; warnings: string[]; created?: boolean }
 
 export interface ListOptions { labelSelector?: string; fieldSelector?: string; limit?: number; continue?: string }
 
@@ -31,7 +35,7 @@ export interface DeleteOptions {
   dryRun?: boolean;
 }
 
-export interface WriteOptions { dryRun?: boolean }
+export interface WriteOptions { dryRun?: boolean; fields?: FieldManagerOptions }
 
 /** What the API server's options configure in the registry. */
 export type RegistryOptions = Pick<ServiceAllocatorOptions, 'serviceCidr' | 'nodePortRange'>;
@@ -96,7 +100,8 @@ export class Registry {
     return `{"apiVersion":${JSON.stringify(apiVersionOf(r))},"kind":${JSON.stringify(`${r.kind}List`)},"metadata":{"resourceVersion":"${revision}"},"items":[${items.join(',')}]}`;
   }
 
-  create(r: ResourceType, namespace: string | undefined, body: unknown, options: WriteOptions = {}): WriteResult {
+  create(r: ResourceType, namespace: string | undefined, body: unknown, options: WriteOptions = {},
+    tracking: FieldTracking = updateTracking(r, options.fields ?? {}, undefined)): WriteResult {
     const obj = asObject(body, r);
     const warnings = unknownFieldWarnings(r, obj);
     // Before placeInNamespace, which drops a cluster-scoped kind's namespace whatever its type.
@@ -120,6 +125,7 @@ export class Registry {
     delete obj.metadata.deletionTimestamp;
     delete obj.metadata.deletionGracePeriodSeconds;
     initialStatus(r, obj, now);
+    tracking.record(undefined, obj, obj.metadata.managedFields, now);
     checkObjectSize(obj, r.kind, name);
     if (options.dryRun) return { object: obj, warnings };
     try {
@@ -145,11 +151,12 @@ export class Registry {
     const expected = incoming.metadata.resourceVersion;
     if (expected !== undefined && expected !== '' && expected !== current.metadata.resourceVersion) throw conflict(r, name);
     const next = mergeForUpdate(r, current, incoming, subresource);
-    return { object: this.commit(r, namespace, current, next, options), warnings };
+    return { object: this.commit(r, namespace, current, next, options, incoming.metadata.managedFields, subresource), warnings };
   }
 
-  patch(r: ResourceType, namespace: string | undefined, name: string, type: PatchType, patch: unknown,
+  patch(r: ResourceType, namespace: string | undefined, name: string, type: PatchType | typeof applyPatchType, patch: unknown,
     subresource?: string, options: WriteOptions = {}): WriteResult {
+    if (type === applyPatchType) return this.apply(r, namespace, name, patch, subresource, options);
     const current = this.get(r, namespace, name);
     if (subresource === 'scale') return { object: this.patchScale(r, current, type, patch, options), warnings: [] };
     const patched = applyPatch(type, current, patch, maxObjectBytes) as KubeObject;
@@ -161,7 +168,34 @@ export class Registry {
     const expected = incoming.metadata.resourceVersion;
     if (expected !== undefined && expected !== current.metadata.resourceVersion) throw conflict(r, name);
     const next = mergeForUpdate(r, current, incoming, subresource);
-    return { object: this.commit(r, namespace, current, next, options), warnings: unknownFieldWarnings(r, incoming) };
+    return { object: this.commit(r, namespace, current, next, options, incoming.metadata.managedFields, subresource),
+      warnings: unknownFieldWarnings(r, incoming) };
+  }
+
+  /**
+   * Server-side apply (field-manager.ts): merges the configuration into the object, or creates it
+   * from the configuration when there is none, and records the manager's fields.
+   */
+  private apply(r: ResourceType, namespace: string | undefined, name: string, body: unknown, subresource: string | undefined,
+    options: WriteOptions): WriteResult {
+    if (subresource === 'scale') throw new BadRequestError('labkube does not serve server-side apply on the scale subresource: apply spec.replicas to the object');
+    const config = asObject(body, r);
+    checkNameMatches(config.metadata.name, name);
+    checkTypeMeta(r, config);
+    checkMetadataTypes(r.kind, config);
+    const manager = options.fields?.fieldManager ?? '';
+    const configSet = checkApplyConfiguration(r, config, subresource);
+    const tracking = applyTracking(r, manager, config, configSet, subresource, options.fields?.force ?? false);
+    const current = this.store.get(keyFor(r, namespace, name));
+    if (!current) {
+      if (subresource) throw notFound(r, name);
+      return { ...this.create(r, namespace, config, options, tracking), created: true };
+    }
+    this.placeInNamespace(r, config, namespace, 'update');
+    const expected = config.metadata.resourceVersion;
+    if (expected !== undefined && expected !== current.metadata.resourceVersion) throw conflict(r, name);
+    const next = mergeForUpdate(r, current, applyConfiguration(r, current, config, configSet, manager, subresource), subresource);
+    return { object: this.commit(r, namespace, current, next, options, undefined, subresource, tracking), warnings: unknownFieldWarnings(r, config) };
   }
 
   /**
@@ -267,11 +301,16 @@ export class Registry {
     if (rv && rv !== current.metadata.resourceVersion) throw conflict(r, current.metadata.name!);
     const next = structuredClone(current);
     (next.spec as { replicas?: number }).replicas = replicas;
-    return this.commit(r, current.metadata.namespace, current, mergeForUpdate(r, current, next, undefined), options);
+    return this.commit(r, current.metadata.namespace, current, mergeForUpdate(r, current, next, undefined), options, undefined, 'scale');
   }
 
-  /** Writes `next` over `current` unless nothing changed; removes it once it is fully finalized. */
-  private commit(r: ResourceType, namespace: string | undefined, current: KubeObject, next: KubeObject, options: WriteOptions): KubeObject {
+  /**
+   * Writes `next` over `current` unless nothing changed; removes it once it is fully finalized.
+   * `incomingManagedFields` are those the client's body carried (absent: the stored ones stand).
+   */
+  private commit(r: ResourceType, namespace: string | undefined, current: KubeObject, next: KubeObject, options: WriteOptions,
+    incomingManagedFields: unknown, subresource: string | undefined,
+    tracking: FieldTracking = updateTracking(r, options.fields ?? {}, subresource)): KubeObject {
     applyDefaults(r, next);
     if (r.kind === 'Service') this.services.prepareForUpdate(current, next);
     validate(r, next);
@@ -279,6 +318,7 @@ export class Registry {
     if (r.kind === 'Pod') checkPodSpecUpdate(current, next);
     if (r.kind === 'Node') checkPodCIDRUpdate(current, next);
     if (r.kind === 'Service') this.services.allocate(next, current);
+    tracking.record(current, next, incomingManagedFields, timestamp(this.clock()));
     checkObjectSize(next, r.kind, current.metadata.name!);
     if (r.hasSpec && !deepEqual(current.spec, next.spec)) next.metadata.generation = (current.metadata.generation ?? 1) + 1;
     const key = keyFor(r, namespace, current.metadata.name!);

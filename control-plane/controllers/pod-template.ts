@@ -6,7 +6,7 @@ import type { Pod, PodTemplateSpec } from '../api/core.ts';
 import { isNotFound } from '../api/errors.ts';
 import { matches, type Selector } from '../api/labels.ts';
 import type { KubeObject, OwnerReference } from '../api/meta.ts';
-import { deepEqual, findCondition } from '../api/objects.ts';
+import { canonicalJson, deepEqual, findCondition } from '../api/objects.ts';
 import type { InformerHandlers } from '../client/informer.ts';
 import type { EventType } from './events.ts';
 
@@ -17,16 +17,6 @@ export const podTemplateHashLabel = 'pod-template-hash';
 
 // Kubernetes' rand.SafeEncodeString alphabet: no vowels, so a hash never spells a word.
 const safeAlphabet = 'bcdfghjklmnpqrstvwxz2456789';
-
-/** JSON with keys sorted, so equal templates hash equally whatever order their fields came in. */
-function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  const entries = Object.entries(value as Record<string, unknown>)
-    .filter(([, v]) => v !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-}
 
 function fnv32a(text: string): number {
   let hash = 0x811c9dc5;

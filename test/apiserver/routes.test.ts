@@ -349,10 +349,12 @@ describe('errors', () => {
     await small.close();
   });
 
-  test('rejects server-side apply and unknown patch types with 415', async () => {
+  test('rejects unknown patch types with 415, and an apply without its field manager with 422', async () => {
     await call(app, 'POST', pods, podManifest('ssa'));
-    assert.equal((await call(app, 'PATCH', `${pods}/ssa`, '{}', { contentType: 'application/apply-patch+yaml' })).status, 415);
+    assert.equal((await call(app, 'PATCH', `${pods}/ssa`, '{}', { contentType: 'application/apply-patch+yaml' })).status, 422);
     assert.equal((await call(app, 'PATCH', `${pods}/ssa`, '{}', { contentType: 'text/plain' })).status, 415);
+    // The apply type is for PATCH only, as on Kubernetes.
+    assert.equal((await call(app, 'POST', pods, podManifest('ssa2'), { contentType: 'application/apply-patch+yaml' })).status, 415);
   });
 });
 
