@@ -16,7 +16,7 @@ import {
 } from '../control-plane/api/remotecommand.ts';
 import { restartCountOf } from './hooks/report.ts';
 import { refuseRequest } from './log-token.ts';
-import { labelKeys, type ContainerRuntime, type ExecSession } from './runtime/types.ts';
+import { labelKeys, sandboxContainerName, type ContainerRuntime, type ExecSession } from './runtime/types.ts';
 
 export interface ExecServerOptions {
   runtime: ContainerRuntime;
@@ -44,8 +44,13 @@ export function execUpgradeHandler(o: ExecServerOptions): (req: IncomingMessage,
     const port = Number(portText);
     if (!Number.isInteger(port) || port < 1 || port > 65535) return refuse(400, 'BadRequest', `invalid port ${portText ?? '(none)'}`);
     // The pod's address: its sandbox's (the pod network), or its one container's (Docker's bridge).
+    // A pod on the board's own network (hostNetwork) has no address of its own: the kubelet dials
+    // localhost in the pod's network namespace, which for such a pod is the board's.
     const containers = await o.runtime.listContainers({ [labelKeys.node]: o.nodeName, [labelKeys.namespace]: namespace!, [labelKeys.pod]: pod! });
-    const ip = containers.find((c) => c.status === 'running' && c.ip)?.ip;
+    const running = containers.filter((c) => c.status === 'running');
+    const onHostNetwork = running.length > 0 &&
+      running.every((c) => !c.ip && !c.labels[labelKeys.sandbox] && c.labels[labelKeys.container] !== sandboxContainerName);
+    const ip = onHostNetwork ? '127.0.0.1' : running.find((c) => c.ip)?.ip;
     if (!ip) return refuse(400, 'BadRequest', `pod ${pod} has no running container with an address`);
     const upstream = connect(port, ip);
     upstream.once('error', (err: NodeJS.ErrnoException) => {

@@ -203,6 +203,37 @@ describe('kubectl exec and cp, through the API server to a real agent', { timeou
     });
   }
 
+  test('port-forward reaches a pod on the board\'s own network (hostNetwork) through localhost', async () => {
+    // busybox httpd on the host's network, on a port nothing else here uses: the agent dials
+    // 127.0.0.1, as the kubelet dials localhost inside such a pod's (the host's) namespace.
+    const port = 20_000 + Math.floor(Math.random() * 20_000);
+    await server.client.create(resourceFor('', 'pods')!, 'default', {
+      apiVersion: 'v1', kind: 'Pod', metadata: { name: 'hostweb' },
+      spec: {
+        nodeName: node, hostNetwork: true,
+        containers: [{ name: 'httpd', image: 'busybox:latest', imagePullPolicy: 'Never',
+          command: ['sh', '-c', `mkdir -p /www && echo host-network-page > /www/index.html && exec httpd -f -p 127.0.0.1:${port} -h /www`] }],
+      },
+    } as KubeObject);
+    await eventually(async () => (await server.client.get<KubeObject & { status?: { phase?: string } }>(resourceFor('', 'pods')!, 'default', 'hostweb')).status?.phase === 'Running',
+      60_000, 'hostweb Running');
+    // The agent runs on this machine, so the pod's network is this machine's: wait until httpd
+    // answers on loopback, because kubectl ends a forward after one failed connection.
+    await eventually(async () => (await fetch(`http://127.0.0.1:${port}/`).catch(() => undefined))?.status === 200, 30_000, 'httpd to listen');
+    const forward = startCommand(kubectlBinary('1.33'), ['port-forward', 'pod/hostweb', `:${port}`], { KUBECONFIG: server.kubeconfigPath });
+    try {
+      const local = await eventually(() => /Forwarding from 127\.0\.0\.1:(\d+) ->/.exec(forward.output())?.[1], 60_000, 'kubectl to listen')
+        .catch((err: Error) => { throw new Error(`${err.message}\n${forward.output()}`); });
+      const res = await fetch(`http://127.0.0.1:${local}/`).catch((err: Error) => { throw new Error(`${err.message}\n${forward.output()}`); });
+      assert.equal(res.status, 200);
+      const body = await res.text();
+      assert.equal(body, 'host-network-page\n');
+    } finally {
+      await forward.stop();
+      await server.client.delete(resourceFor('', 'pods')!, 'default', 'hostweb', { gracePeriodSeconds: 0 }).catch(() => undefined);
+    }
+  });
+
   test('the official clients\' own port-forward (WebSocket channels): JavaScript and Python reach nginx in the pod', async () => {
     const k8s = await import('@kubernetes/client-node');
     const kc = new k8s.KubeConfig();
