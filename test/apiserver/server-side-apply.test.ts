@@ -214,6 +214,28 @@ describe('server-side apply', () => {
     assert.equal((await call(app, 'GET', `${deployments}/dry`)).status, 404);
   });
 
+  test('a Service applied twice keeps the ClusterIP and NodePort the server allocated; a Pod applied twice is unchanged', async () => {
+    const svc = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'applied' },
+      spec: { type: 'NodePort', selector: { app: 'web' }, ports: [{ port: 80 }] } };
+    const url = '/api/v1/namespaces/default/services/applied?fieldManager=alice';
+    const first = await call(app, 'PATCH', url, svc, apply);
+    assert.equal(first.status, 201, JSON.stringify(first.body));
+    const second = await call(app, 'PATCH', url, svc, apply);
+    assert.equal(second.status, 200, JSON.stringify(second.body));
+    assert.equal(second.body.spec.clusterIP, first.body.spec.clusterIP);
+    assert.equal(second.body.spec.ports[0].nodePort, first.body.spec.ports[0].nodePort);
+    assert.equal(second.body.metadata.resourceVersion, first.body.metadata.resourceVersion);
+    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'applied' }, spec: { containers: [{ name: 'web', image: 'nginx:1.25' }] } };
+    const podUrl = '/api/v1/namespaces/default/pods/applied?fieldManager=alice';
+    const made = await call(app, 'PATCH', podUrl, pod, apply);
+    assert.equal(made.status, 201, JSON.stringify(made.body));
+    const again = await call(app, 'PATCH', podUrl, pod, apply);
+    assert.equal(again.body.metadata.resourceVersion, made.body.metadata.resourceVersion);
+    // A pod's spec is fixed once created, whichever way the change comes.
+    const changed = await call(app, 'PATCH', podUrl, { ...pod, spec: { containers: [{ name: 'web', image: 'nginx:1.25' }, { name: 'two', image: 'busybox' }] } }, apply);
+    assert.equal(changed.status, 422, JSON.stringify(changed.body));
+  });
+
   test('YAML configurations, status applies and cluster-scoped kinds are served', async () => {
     const yaml = 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: applied\n  labels:\n    lab: "1"\n';
     const ns = await call(app, 'PATCH', '/api/v1/namespaces/applied?fieldManager=alice', yaml, apply);
