@@ -100,6 +100,28 @@ describe('@kubernetes/client-node against labkube', { timeout: 180_000 }, () => 
     }
   });
 
+  test('server-side apply: the client\'s ServerSideApply patch creates, re-applies, and reads a conflict as a 409', async () => {
+    const body = (replicas: number) => ({
+      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'js-ssa' },
+      spec: { replicas, selector: { matchLabels: { app: 'js-ssa' } }, template: { metadata: { labels: { app: 'js-ssa' } }, spec: { containers: [{ name: 'web', image: 'nginx' }] } } },
+    });
+    const ssa = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.ServerSideApply);
+    const made = await apps.patchNamespacedDeployment({ name: 'js-ssa', namespace: 'default', fieldManager: 'js-a', body: body(0) }, ssa);
+    assert.equal(made.metadata?.managedFields?.[0]?.manager, 'js-a');
+    const again = await apps.patchNamespacedDeployment({ name: 'js-ssa', namespace: 'default', fieldManager: 'js-a', body: body(0) }, ssa);
+    assert.equal(again.metadata?.resourceVersion, made.metadata?.resourceVersion);
+    await assert.rejects(apps.patchNamespacedDeployment({ name: 'js-ssa', namespace: 'default', fieldManager: 'js-b', body: body(2) }, ssa),
+      (err: { code?: number; body?: string }) => {
+        assert.equal(err.code, 409);
+        assert.match((JSON.parse(err.body ?? '{}') as { message?: string }).message ?? '', /conflict with "js-a": \.spec\.replicas/);
+        return true;
+      });
+    const forced = await apps.patchNamespacedDeployment({ name: 'js-ssa', namespace: 'default', fieldManager: 'js-b', force: true, body: body(2) }, ssa);
+    assert.equal(forced.spec?.replicas, 2);
+    assert.ok(forced.metadata?.managedFields?.some((e) => e.manager === 'js-b'));
+    await apps.deleteNamespacedDeployment({ name: 'js-ssa', namespace: 'default' });
+  });
+
   test('an error is a Kubernetes Status the client can read', async () => {
     await assert.rejects(core.readNamespacedPod({ name: 'nope', namespace: 'default' }), (err: { code?: number; body?: string }) => {
       assert.equal(err.code, 404);
