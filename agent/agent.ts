@@ -245,7 +245,7 @@ export class NodeAgent {
   }
 
   private leaseRenewed(silentMs: number): void {
-    if (!this.heartbeats++) this.o.logger.debug({ sinceProcessStartMs: Math.round(performance.now()) }, 'node lease renewed by the agent');
+    if (!this.heartbeats++) this.o.logger.debug({ sinceProcessStartMs: Math.round(process.uptime() * 1000) }, 'node lease renewed by the agent');
     // Silent for more than two intervals and a second: the control plane may have marked the node
     // Unknown meanwhile although no renewal failed (a newer one overtook it). Say Ready again.
     if (this.controlPlaneReachable && silentMs > 2 * this.o.leaseIntervalMs + 1_000) {

@@ -8,6 +8,7 @@
 // bundle as one constant, so dist/labkube.mjs serves /ui/ with no other file beside it.
 import * as esbuild from 'esbuild';
 import { buildDashboardAssets } from '../control-plane/ui/build.mjs';
+import { agentBundleOptions } from '../agent/build.mjs';
 
 const { build } = esbuild;
 
@@ -40,22 +41,5 @@ await build({
   define: { __LABKUBE_UI_ASSETS__: JSON.stringify(JSON.stringify(dashboard)) },
   external: [...common.external, 'esbuild'],
 });
-// The agent reaches the engine on its local socket and never builds images: dockerode's SSH
-// transport (ssh2, which makes a 16 MB WebAssembly memory when loaded) and its BuildKit sessions
-// (@grpc/grpc-js, protobufjs) stay out of its bundle, about 1.4 MB of source and 5 MB of RSS on
-// Node 18 (npm run bench:agent-memory). A call to either fails saying so.
-const withoutDockerSshOrSessions = {
-  name: 'without-docker-ssh-or-sessions',
-  setup(b) {
-    b.onResolve({ filter: /^\.\/(ssh|session)$/ }, (args) => {
-      if (!/docker-modem[\\/]lib$|dockerode[\\/]lib$/.test(args.resolveDir)) return undefined;
-      return { path: args.path, namespace: 'agent-stub' };
-    });
-    b.onLoad({ filter: /.*/, namespace: 'agent-stub' }, (args) => ({
-      contents: `module.exports = function () { throw new Error('dockerode ${args.path.slice(2)} is not part of the labkube agent (it reaches the engine on its local socket)'); };`,
-      loader: 'js',
-    }));
-  },
-};
-
-await build({ ...common, entryPoints: ['agent/cli.ts'], outfile: 'dist/labkube-agent.mjs', plugins: [withoutDockerSshOrSessions] });
+// The agent: agent/build.mjs says how (minified, without dockerode's SSH and BuildKit parts).
+await build({ ...common, ...agentBundleOptions('dist/labkube-agent.mjs') });

@@ -2,7 +2,8 @@
 // grace, 2 s toleration): an agent killed right after a heartbeat and started again 3 s, then
 // 5 s, later must renew its Lease before the node is given up, so no pod is evicted, deleted or
 // replaced, and the containers are the same ones. The agent runs as boards run it, the bundle on
-// plain node; the time from its start to its first heartbeat is measured.
+// node with the board's node flags and environment; the time from its start to its first
+// heartbeat is measured.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,7 +13,7 @@ import type { Pod } from '../../control-plane/api/core.ts';
 import type { KubeObject } from '../../control-plane/api/meta.ts';
 import { resourceFor } from '../../control-plane/api/resources.ts';
 import { eventually, startTestServer, type TestServer } from '../support/server.ts';
-import { buildAgentBundle, containersOf, removeContainersOf, runSleepingPods, startAgentProcess, uniqueName, type AgentLaunch, type AgentProcess } from './support.ts';
+import { boardNodeOptions, buildAgentBundle, containersOf, removeContainersOf, runSleepingPods, startAgentProcess, uniqueName, type AgentLaunch, type AgentProcess } from './support.ts';
 
 const pods = resourceFor('', 'pods')!;
 const events = resourceFor('', 'events')!;
@@ -39,7 +40,7 @@ const nameOf = () => nodeName;
 before(async () => {
   server = await startTestServer();
   bundleDir = mkdtempSync(join(tmpdir(), 'labkube-agent-bundle-'));
-  launch = { script: await buildAgentBundle(bundleDir) };
+  launch = { script: await buildAgentBundle(bundleDir), ...boardNodeOptions() };
   agent = launchAgent();
   await eventually(() => /agent ready/.test(agent.output()), 90_000, 'agent ready')
     .catch((err: Error) => { throw new Error(`${err.message}\n${agent.output().slice(-3000)}`); });

@@ -4,6 +4,7 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { parse } from 'yaml';
 import type { Pod } from '../../control-plane/api/core.ts';
 import type { KubeObject } from '../../control-plane/api/meta.ts';
 import { resourceFor } from '../../control-plane/api/resources.ts';
@@ -20,20 +21,33 @@ export interface AgentLaunch { script: string; nodeFlags?: string[]; env?: Recor
 export const sourceAgent: AgentLaunch = { script: join(repo, 'bin/labkube-agent.mjs') };
 
 /**
- * Bundles the agent as scripts/bundle.mjs does, into `dir` (not dist/, which benchmarks share):
- * tests that time the agent's start measure what a board runs, not tsx compiling the sources.
+ * The node flags and environment a board's service runs the agent with: the ansible role's
+ * labkube_agent_node_flags and labkube_agent_environment (ansible/group_vars/all.yml), which its
+ * systemd unit and supervisor pass as `node $LABKUBE_AGENT_NODE_FLAGS labkube-agent.mjs ...`.
+ */
+export function boardNodeOptions(): { nodeFlags: string[]; env: Record<string, string> } {
+  const vars = parse(readFileSync(join(repo, 'ansible/group_vars/all.yml'), 'utf8')) as
+    { labkube_agent_node_flags?: string[]; labkube_agent_environment?: Record<string, string> };
+  return { nodeFlags: vars.labkube_agent_node_flags ?? [], env: vars.labkube_agent_environment ?? {} };
+}
+
+/**
+ * Bundles the agent as scripts/bundle.mjs does (agent/build.mjs), into `dir` (not dist/, which
+ * benchmarks share): tests that time the agent's start measure what a board runs, not tsx
+ * compiling the sources.
  */
 export async function buildAgentBundle(dir: string): Promise<string> {
-  const { build } = await import('esbuild');
+  const [{ build }, { agentBundleOptions }] = await Promise.all([import('esbuild'), import('../../agent/build.mjs')]);
   const outfile = join(dir, 'labkube-agent.mjs');
   await build({
-    entryPoints: [join(repo, 'agent/cli.ts')], outfile, bundle: true, platform: 'node', format: 'esm', target: 'node18',
+    bundle: true, platform: 'node', format: 'esm', target: 'node18',
     external: ['better-sqlite3', 'cpu-features', '*.node'], logLevel: 'warning', legalComments: 'none',
     banner: {
       js: "import { createRequire as __lkRequire } from 'node:module'; import { fileURLToPath as __lkPath } from 'node:url'; " +
         "import { dirname as __lkDir } from 'node:path'; const require = __lkRequire(import.meta.url); " +
         'const __filename = __lkPath(import.meta.url); const __dirname = __lkDir(__filename);',
     },
+    ...agentBundleOptions(outfile),
   });
   return outfile;
 }
