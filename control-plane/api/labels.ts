@@ -9,7 +9,7 @@
 // means "app is the empty string", both as in Kubernetes.
 import { BadRequestError } from './errors.ts';
 import type { LabelSelector } from './meta.ts';
-import { labelValueError, qualifiedNameError } from './validation.ts';
+import { labelValueError, qualifiedNameError } from './kinds/checks.ts';
 
 export type Operator = 'In' | 'NotIn' | 'Exists' | 'DoesNotExist' | 'Gt' | 'Lt';
 export interface Requirement { key: string; operator: Operator; values: string[] }

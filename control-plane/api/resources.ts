@@ -1,49 +1,42 @@
 // The table of every resource the API serves. The API server builds its routes and discovery
-// from it, the store its keys, the CLI its names and short names: adding a kind is one entry.
-import type { TSchema } from '@sinclair/typebox';
-import { Endpoints, Event, Namespace, Node, Pod, Service } from './core.ts';
-import { Deployment, ReplicaSet } from './apps.ts';
-import { Lease } from './coordination.ts';
-import { EndpointSlice } from './discovery.ts';
-import { PodDisruptionBudget } from './policy.ts';
+// from it, the store its keys, the CLI its names and short names. Each kind's rules live in one
+// strategy module under kinds/ (its table entry, defaults, validation, update and delete rules,
+// columns): adding a kind is one new module, imported and added to `strategies` below.
+import { deploymentStrategy } from './kinds/deployment.ts';
+import { endpointSliceStrategy } from './kinds/endpointslice.ts';
+import { endpointsStrategy } from './kinds/endpoints.ts';
+import { eventStrategy } from './kinds/event.ts';
+import { leaseStrategy } from './kinds/lease.ts';
+import { namespaceStrategy } from './kinds/namespace.ts';
+import { nodeStrategy } from './kinds/node.ts';
+import { podDisruptionBudgetStrategy } from './kinds/poddisruptionbudget.ts';
+import { podStrategy } from './kinds/pod.ts';
+import { replicaSetStrategy } from './kinds/replicaset.ts';
+import { serviceStrategy } from './kinds/service.ts';
+import type { KindStrategy, ResourceType } from './kinds/strategy.ts';
 
-export type Subresource = 'status' | 'scale' | 'binding' | 'log' | 'eviction';
+export type { KindStrategy, ResourceType, Subresource } from './kinds/strategy.ts';
+export { systemNamespaces } from './kinds/namespace.ts';
 
-export interface ResourceType {
-  group: string; // '' for the core group
-  version: string;
-  kind: string;
-  plural: string;
-  singular: string;
-  namespaced: boolean;
-  shortNames: string[];
-  schema: TSchema;
-  subresources: Subresource[];
-  /** Leases are heartbeats: kept in memory so an idle lab does not wear out an SD card. */
-  storage: 'disk' | 'memory';
-  /** Whether `spec` changes bump metadata.generation (kinds with a spec). */
-  hasSpec: boolean;
-}
-
-function resource(r: Omit<ResourceType, 'singular' | 'storage' | 'hasSpec' | 'subresources'> &
-  Partial<Pick<ResourceType, 'storage' | 'hasSpec' | 'subresources'>>): ResourceType {
-  return { singular: r.kind.toLowerCase(), storage: 'disk', hasSpec: true, subresources: [], ...r };
-}
-
-export const resources: readonly ResourceType[] = [
-  resource({ group: '', version: 'v1', kind: 'Namespace', plural: 'namespaces', namespaced: false, shortNames: ['ns'], schema: Namespace, subresources: ['status'] }),
-  resource({ group: '', version: 'v1', kind: 'Node', plural: 'nodes', namespaced: false, shortNames: ['no'], schema: Node, subresources: ['status'] }),
-  resource({ group: '', version: 'v1', kind: 'Pod', plural: 'pods', namespaced: true, shortNames: ['po'], schema: Pod, subresources: ['status', 'binding', 'log', 'eviction'] }),
-  resource({ group: '', version: 'v1', kind: 'Service', plural: 'services', namespaced: true, shortNames: ['svc'], schema: Service, subresources: ['status'] }),
-  resource({ group: '', version: 'v1', kind: 'Endpoints', plural: 'endpoints', namespaced: true, shortNames: ['ep'], schema: Endpoints, hasSpec: false }),
-  resource({ group: '', version: 'v1', kind: 'Event', plural: 'events', namespaced: true, shortNames: ['ev'], schema: Event, hasSpec: false }),
-  resource({ group: 'apps', version: 'v1', kind: 'ReplicaSet', plural: 'replicasets', namespaced: true, shortNames: ['rs'], schema: ReplicaSet, subresources: ['status', 'scale'] }),
-  resource({ group: 'apps', version: 'v1', kind: 'Deployment', plural: 'deployments', namespaced: true, shortNames: ['deploy'], schema: Deployment, subresources: ['status', 'scale'] }),
-  // Kubernetes gives EndpointSlices no short name.
-  resource({ group: 'discovery.k8s.io', version: 'v1', kind: 'EndpointSlice', plural: 'endpointslices', namespaced: true, shortNames: [], schema: EndpointSlice, hasSpec: false }),
-  resource({ group: 'policy', version: 'v1', kind: 'PodDisruptionBudget', plural: 'poddisruptionbudgets', namespaced: true, shortNames: ['pdb'], schema: PodDisruptionBudget, subresources: ['status'] }),
-  resource({ group: 'coordination.k8s.io', version: 'v1', kind: 'Lease', plural: 'leases', namespaced: true, shortNames: [], schema: Lease, storage: 'memory' }),
+// In discovery's order, which `kubectl api-resources` prints.
+const strategies: readonly KindStrategy[] = [
+  namespaceStrategy, nodeStrategy, podStrategy, serviceStrategy, endpointsStrategy, eventStrategy,
+  replicaSetStrategy, deploymentStrategy, endpointSliceStrategy, podDisruptionBudgetStrategy, leaseStrategy,
 ];
+
+export const resources: readonly ResourceType[] = strategies.map((s) => s.resource);
+
+const strategyByKind = new Map(strategies.map((s) => [s.resource.kind, s]));
+
+/** The rules of a kind, or undefined for a kind the API does not serve. */
+export const strategyForKind = (kind: string): KindStrategy | undefined => strategyByKind.get(kind);
+
+/** The rules of a resource of the table (which has one strategy per kind). */
+export function strategyFor(r: ResourceType): KindStrategy {
+  const strategy = strategyByKind.get(r.kind);
+  if (!strategy) throw new Error(`no strategy for kind ${r.kind}`);
+  return strategy;
+}
 
 export const apiVersionOf = (r: Pick<ResourceType, 'group' | 'version'>): string =>
   (r.group ? `${r.group}/${r.version}` : r.version);
@@ -74,6 +67,3 @@ export function resourceByName(name: string): ResourceType | undefined {
 }
 
 export const groups = [...new Set(resources.map((r) => r.group))];
-
-/** Namespaces that always exist. */
-export const systemNamespaces = ['default', 'kube-system', 'kube-public', 'kube-node-lease'] as const;

@@ -68,8 +68,7 @@ export function apiResourceList(group: string, version: string) {
     kind: 'APIResourceList', apiVersion: 'v1', groupVersion: apiVersionOf(list[0]!),
     resources: list.flatMap((r) => [
       { name: r.plural, singularName: r.singular, namespaced: r.namespaced, kind: r.kind, verbs: verbsFor(r),
-        ...(r.shortNames.length > 0 && { shortNames: r.shortNames }), ...(r.group === 'apps' && { categories: ['all'] }),
-        ...(r.kind === 'Pod' || r.kind === 'Service' ? { categories: ['all'] } : {}) },
+        ...(r.shortNames.length > 0 && { shortNames: r.shortNames }), ...(r.categories.length > 0 && { categories: r.categories }) },
       ...r.subresources.map((sub) => subresourceEntry(r, sub)),
     ]),
   };

@@ -1,6 +1,8 @@
 // The REST semantics of every resource, on top of the store: what create, update, patch and
 // delete mean in Kubernetes (generateName, resourceVersion preconditions, generation, the status
-// subresource, graceful deletion, finalizers), plus the binding and scale subresources.
+// subresource, graceful deletion, finalizers), plus the binding and scale subresources. What is
+// particular to one kind is its strategy's (api/kinds/*.ts), which this calls; the one exception
+// is a Service's addresses, allocated here because that needs the store (see `services`).
 // Every method is synchronous: the store is in-process, so a read-check-write cannot interleave.
 import { randomUUID } from 'node:crypto';
 import {
@@ -10,9 +12,10 @@ import { matchesFields, parseFieldSelector } from '../api/fields.ts';
 import { formatSelector, fromLabelSelector, matches, parseLabelSelector } from '../api/labels.ts';
 import type { KubeList, KubeObject, LabelSelector } from '../api/meta.ts';
 import { deepEqual, setCondition, timestamp } from '../api/objects.ts';
-import { apiVersionOf, resourceFor, systemNamespaces, type ResourceType } from '../api/resources.ts';
+import { nameError } from '../api/kinds/checks.ts';
+import { apiVersionOf, resourceFor, strategyFor, type ResourceType } from '../api/resources.ts';
 import {
-  applyDefaults, checkMetadataTypes, checkObjectSize, checkTypeMeta, maxObjectBytes, nameError, shapeErrors, unknownFields, validate,
+  applyDefaults, checkMetadataTypes, checkObjectSize, checkTypeMeta, maxObjectBytes, shapeErrors, unknownFields, validate,
 } from '../api/validation.ts';
 import { maxInt32 } from '../api/meta.ts';
 import type { Scale } from '../api/apps.ts';
@@ -41,8 +44,6 @@ export interface WriteOptions { dryRun?: boolean; fields?: FieldManagerOptions }
 export type RegistryOptions = Pick<ServiceAllocatorOptions, 'serviceCidr' | 'nodePortRange'>;
 
 const namespaces = resourceFor('', 'namespaces')!;
-// Kubernetes' default grace period for a pod without terminationGracePeriodSeconds.
-const defaultPodGraceSeconds = 30;
 // Characters Kubernetes uses for generateName suffixes: no vowels, so no accidental words.
 const suffixAlphabet = 'bcdfghjklmnpqrstvwxz2456789';
 // A JavaScript Date ends in the year 275760; a grace period must leave a deletionTimestamp it can
@@ -56,6 +57,11 @@ export const prefixFor = (r: ResourceType, namespace?: string): string =>
   `/${r.group ? `${r.group}/` : ''}${r.plural}/${r.namespaced && namespace ? `${namespace}/` : ''}`;
 
 export class Registry {
+  /**
+   * A Service's cluster IP and node ports: allocating them needs what every other Service holds,
+   * server state that Kubernetes keeps in the service REST storage, not in the kind's strategy;
+   * so create and update call it for Services here.
+   */
   readonly services: ServiceAllocator;
 
   constructor(readonly store: Store, readonly clock: () => Date = () => new Date(), options: RegistryOptions = {}) {
@@ -124,7 +130,7 @@ export class Registry {
     delete obj.metadata.resourceVersion;
     delete obj.metadata.deletionTimestamp;
     delete obj.metadata.deletionGracePeriodSeconds;
-    initialStatus(r, obj, now);
+    prepareForCreate(r, obj, now);
     tracking.record(undefined, obj, obj.metadata.managedFields, now);
     checkObjectSize(obj, r.kind, name);
     if (options.dryRun) return { object: obj, warnings };
@@ -217,22 +223,20 @@ export class Registry {
       throw new InvalidError('DeleteOptions', name, [{ reason: 'FieldValueInvalid', field: 'gracePeriodSeconds',
         message: `Invalid value: ${requested}: must be an integer no greater than ${maxGracePeriodSeconds}` }]);
     }
-    if (r.kind === 'Namespace' && (systemNamespaces as readonly string[]).includes(name)) {
-      throw new ForbiddenError(`namespaces "${name}" is forbidden: this namespace may not be deleted`);
-    }
+    const strategy = strategyFor(r);
     const next = structuredClone(current);
     const finalizers = new Set(next.metadata.finalizers ?? []);
     if (options.propagationPolicy === 'Orphan') finalizers.add('orphan');
     if (options.propagationPolicy === 'Foreground') finalizers.add('foregroundDeletion');
     if (finalizers.size > 0) next.metadata.finalizers = [...finalizers];
-    const grace = this.gracePeriod(r, current, options.gracePeriodSeconds);
+    const grace = Math.min(maxGracePeriodSeconds, strategy.gracePeriodSeconds?.(current, options.gracePeriodSeconds) ?? 0);
     const now = this.clock();
     if (!next.metadata.deletionTimestamp || grace < (current.metadata.deletionGracePeriodSeconds ?? Infinity)) {
       next.metadata.deletionTimestamp = timestamp(new Date(now.getTime() + grace * 1000));
       next.metadata.deletionGracePeriodSeconds = grace;
     }
-    if (r.kind === 'Namespace') next.status = { ...(next.status as object), phase: 'Terminating' };
-    const waiting = (next.metadata.finalizers?.length ?? 0) > 0 || grace > 0 || namespaceFinalizers(next).length > 0;
+    strategy.prepareForDelete?.(next);
+    const waiting = (next.metadata.finalizers?.length ?? 0) > 0 || grace > 0 || !(strategy.readyToRemove?.(next) ?? true);
     if (options.dryRun) return { object: next, pending: waiting };
     if (waiting) return { object: this.store.update(key, next, revisionOf(current)), pending: true };
     return { object: this.store.delete(key, revisionOf(current)), pending: false };
@@ -315,8 +319,7 @@ export class Registry {
     if (r.kind === 'Service') this.services.prepareForUpdate(current, next);
     validate(r, next);
     // Update rules compare shapes, so they run once validation has vouched for them.
-    if (r.kind === 'Pod') checkPodSpecUpdate(current, next);
-    if (r.kind === 'Node') checkPodCIDRUpdate(current, next);
+    strategyFor(r).validateUpdate?.(current, next);
     if (r.kind === 'Service') this.services.allocate(next, current);
     tracking.record(current, next, incomingManagedFields, timestamp(this.clock()));
     checkObjectSize(next, r.kind, current.metadata.name!);
@@ -325,17 +328,8 @@ export class Registry {
     const unchanged = deepEqual({ ...next, metadata: { ...next.metadata, resourceVersion: undefined } },
       { ...current, metadata: { ...current.metadata, resourceVersion: undefined } });
     if (unchanged || options.dryRun) return unchanged ? current : next;
-    if (readyToRemove(next)) return this.store.delete(key, revisionOf(current));
+    if (readyToRemove(r, next)) return this.store.delete(key, revisionOf(current));
     return this.store.update(key, next, revisionOf(current));
-  }
-
-  private gracePeriod(r: ResourceType, obj: KubeObject, requested?: number): number {
-    if (r.kind !== 'Pod') return 0;
-    const spec = obj.spec as { nodeName?: string; terminationGracePeriodSeconds?: number };
-    const phase = (obj.status as { phase?: string } | undefined)?.phase;
-    // A pod that never reached a node, or already finished, has nothing to stop: delete it now.
-    if (!spec.nodeName || phase === 'Succeeded' || phase === 'Failed') return 0;
-    return Math.min(maxGracePeriodSeconds, Math.max(0, requested ?? spec.terminationGracePeriodSeconds ?? defaultPodGraceSeconds));
   }
 
   private placeInNamespace(r: ResourceType, obj: KubeObject, namespace: string | undefined, verb: 'create' | 'update'): void {
@@ -413,32 +407,11 @@ function unknownFieldWarnings(r: ResourceType, obj: KubeObject): string[] {
   return unknownFields(r.schema, obj).map((field) => `unknown field "${field}"`);
 }
 
-/** The status a new object starts with, as each kind's Kubernetes strategy sets it. */
-function initialStatus(r: ResourceType, obj: KubeObject, now: string): void {
-  switch (r.kind) {
-    case 'Pod': {
-      const nodeName = (obj.spec as { nodeName?: string }).nodeName;
-      obj.status = { phase: 'Pending', qosClass: qosClass(obj),
-        ...(nodeName && { conditions: [{ type: 'PodScheduled', status: 'True', lastTransitionTime: now }] }) };
-      break;
-    }
-    case 'Namespace':
-      obj.spec = { finalizers: ['kubernetes'] };
-      obj.status = { phase: 'Active' };
-      break;
-    case 'Node': break; // an agent registers its Node with the status it measured
-    default:
-      if (r.subresources.includes('status')) obj.status = {};
-  }
-}
-
-function qosClass(pod: KubeObject): string {
-  const containers = (pod.spec as { containers: { resources?: { limits?: Record<string, unknown>; requests?: Record<string, unknown> } }[] }).containers;
-  const all = containers.map((c) => c.resources ?? {});
-  if (all.every((res) => !res.limits && !res.requests)) return 'BestEffort';
-  const guaranteed = all.every((res) => res.limits?.cpu !== undefined && res.limits?.memory !== undefined &&
-    (res.requests?.cpu ?? res.limits.cpu) === res.limits.cpu && (res.requests?.memory ?? res.limits.memory) === res.limits.memory);
-  return guaranteed ? 'Guaranteed' : 'Burstable';
+/** The status a new object starts with: the strategy's, or else an empty one for a kind that has one. */
+function prepareForCreate(r: ResourceType, obj: KubeObject, now: string): void {
+  const strategy = strategyFor(r);
+  if (strategy.prepareForCreate) strategy.prepareForCreate(obj, now);
+  else if (r.subresources.includes('status')) obj.status = {};
 }
 
 /**
@@ -477,59 +450,15 @@ function mergeForUpdate(r: ResourceType, current: KubeObject, incoming: KubeObje
     if (next.metadata[k] === undefined) delete next.metadata[k];
   }
   if (r.subresources.includes('status')) next.status = current.status;
-  if (r.kind === 'Namespace') next.spec = current.spec;
+  strategyFor(r).prepareForUpdate?.(current, next);
   return next;
 }
 
-/**
- * A pod's spec is fixed once created, as in Kubernetes: only container images may change and
- * tolerations may be added (the node a pod runs on is set once, through the binding).
- */
-function checkPodSpecUpdate(current: KubeObject, next: KubeObject): void {
-  type Spec = { containers?: { image?: string }[]; tolerations?: unknown[]; nodeName?: string };
-  const mutable = (spec: Spec | undefined, tolerations: unknown[] | undefined) => ({
-    ...spec,
-    containers: Array.isArray(spec?.containers) ? spec.containers.map((c) => ({ ...c, image: undefined })) : spec?.containers,
-    tolerations,
-  });
-  const was = current.spec as Spec;
-  const now = next.spec as Spec | undefined;
-  const kept = (was.tolerations ?? []).every((t) => (now?.tolerations ?? []).some((n) => deepEqual(n, t)));
-  if (!kept || !deepEqual(mutable(was, undefined), mutable(now, undefined))) {
-    throw new InvalidError('Pod', current.metadata.name!, [{
-      reason: 'FieldValueForbidden', field: 'spec',
-      message: 'Forbidden: pod updates may not change fields other than `spec.containers[*].image` and `spec.tolerations` (only additions to existing tolerations)',
-    }]);
-  }
-}
-
-/**
- * A node's pod CIDR is set once (by the node IPAM controller) and then fixed, as in Kubernetes:
- * routes and pod IPs on every board depend on it. An update that leaves it out keeps it.
- */
-function checkPodCIDRUpdate(current: KubeObject, next: KubeObject): void {
-  type Spec = { podCIDR?: string; podCIDRs?: string[] };
-  const was = (current.spec ?? {}) as Spec;
-  if (!was.podCIDR) return;
-  const now = (next.spec ??= {}) as Spec;
-  if (now.podCIDR === undefined || now.podCIDR === '') now.podCIDR = was.podCIDR;
-  if (now.podCIDRs === undefined || now.podCIDRs.length === 0) now.podCIDRs = was.podCIDRs ?? [was.podCIDR];
-  if (now.podCIDR !== was.podCIDR || now.podCIDRs.join() !== (was.podCIDRs ?? [was.podCIDR]).join()) {
-    throw new InvalidError('Node', current.metadata.name!, [{
-      reason: 'FieldValueForbidden', field: 'spec.podCIDRs',
-      message: 'Forbidden: node updates may not change podCIDR except from "" to valid',
-    }]);
-  }
-}
-
-const namespaceFinalizers = (obj: KubeObject): string[] =>
-  (obj.kind === 'Namespace' ? (obj.spec as { finalizers?: string[] } | undefined)?.finalizers ?? [] : []);
-
-/** Deleted, no finalizers left, and (for a pod) its node has confirmed it stopped. */
-function readyToRemove(obj: KubeObject): boolean {
+/** Deleted, no finalizers left, and nothing else its kind waits for (a pod's node, a namespace's contents). */
+function readyToRemove(r: ResourceType, obj: KubeObject): boolean {
   const meta = obj.metadata;
-  if (!meta.deletionTimestamp || (meta.finalizers?.length ?? 0) > 0 || namespaceFinalizers(obj).length > 0) return false;
-  return obj.kind !== 'Pod' || meta.deletionGracePeriodSeconds === 0;
+  if (!meta.deletionTimestamp || (meta.finalizers?.length ?? 0) > 0) return false;
+  return strategyFor(r).readyToRemove?.(obj) ?? true;
 }
 
 function toScale(obj: KubeObject): Scale {
