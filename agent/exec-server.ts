@@ -15,7 +15,7 @@ import {
   channel, execOptionsFrom, exitStatus, failureStatus, frame, pickRemoteCommandProtocol, remoteCommandProtocols, upgradeRefusal, type ExecOptions,
 } from '../control-plane/api/remotecommand.ts';
 import { restartCountOf } from './hooks/report.ts';
-import { refuseRequest } from './log-token.ts';
+import { refuseRequest } from '../control-plane/api/log-token.ts';
 import { labelKeys, sandboxContainerName, type ContainerRuntime, type ExecSession } from './runtime/types.ts';
 
 export interface ExecServerOptions {

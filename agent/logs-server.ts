@@ -2,12 +2,12 @@
 // with follow, tailLines, timestamps, previous, sinceSeconds; and /exec/... (exec-server.ts). HTTPS with the serving certificate
 // the cluster CA signed for this node (serving-cert.ts), swapped in place when it is renewed;
 // callers must present a log token signed by the cluster CA for this node and pod
-// (log-token.ts). node:https only: no framework on a board.
+// (control-plane/api/log-token.ts). node:https only: no framework on a board.
 import https from 'node:https';
 import type { Logger } from 'pino';
 import { reconnectBackoff, retry, RetryBackoff } from './backoff.ts';
 import { execUpgradeHandler } from './exec-server.ts';
-import { publicKeyFromCa, refuseRequest } from './log-token.ts';
+import { publicKeyFromCa, refuseRequest } from '../control-plane/api/log-token.ts';
 import { ServingCertificate } from './serving-cert.ts';
 import { restartCountOf } from './hooks/report.ts';
 import { labelKeys, type ContainerRuntime } from './runtime/types.ts';

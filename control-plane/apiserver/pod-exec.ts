@@ -12,7 +12,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { WebSocket, WebSocketServer } from 'ws';
-import { signLogToken } from '../../agent/log-token.ts';
+import { signLogToken } from '../api/log-token.ts';
 import { ApiError, BadRequestError, InternalError, NotFoundError, ServiceUnavailableError } from '../api/errors.ts';
 import type { Node, Pod } from '../api/core.ts';
 import { execOptionsFrom, execQuery, pickRemoteCommandProtocol, remoteCommandProtocols, upgradeRefusal } from '../api/remotecommand.ts';

@@ -1,14 +1,14 @@
 // GET /api/v1/namespaces/{ns}/pods/{name}/log: the API server proxies to the log server of the
 // agent the pod is bound to, as kube-apiserver proxies to the kubelet. It finds the agent from
 // the Node (InternalIP, daemonEndpoints.kubeletEndpoint.Port) and presents a short-lived token
-// signed with the cluster CA key (agent/log-token.ts); the agent checks it against its CA
+// signed with the cluster CA key (api/log-token.ts); the agent checks it against its CA
 // certificate. The agent's certificate is checked in turn (agent-dial.ts): signed by the cluster
 // CA for this node and this address, so the token goes to no one else. Only the admin may read
 // logs: a node credential may not (auth.ts).
 import { authorizePodLog } from './auth.ts';
 import { createPrivateKey } from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { defaultLogTokenTtlSeconds, signLogToken } from '../../agent/log-token.ts';
+import { defaultLogTokenTtlSeconds, signLogToken } from '../api/log-token.ts';
 import { BadRequestError, InvalidError, ServiceUnavailableError } from '../api/errors.ts';
 import type { Node, Pod } from '../api/core.ts';
 import { resourceFor } from '../api/resources.ts';

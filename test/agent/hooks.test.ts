@@ -10,7 +10,7 @@ import { ProbeVerdict } from '../../agent/hooks/probe.ts';
 import { PullFailures, pullImage, pullPolicyOf } from '../../agent/hooks/pull-image.ts';
 import { buildPodStatus, podPhase } from '../../agent/hooks/report.ts';
 import { platformMatches } from '../../agent/images.ts';
-import { signLogToken, verifyLogToken } from '../../agent/log-token.ts';
+import { signLogToken, verifyLogToken } from '../../control-plane/api/log-token.ts';
 import { PodWorker, type PodApi } from '../../agent/pod-worker.ts';
 import { FakeRuntime } from './fake-runtime.ts';
 

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { maxClockSkewSeconds, signLogToken, verifyLogToken } from '../../agent/log-token.ts';
+import { maxClockSkewSeconds, signLogToken, verifyLogToken } from '../../control-plane/api/log-token.ts';
 import { ServingCertificate } from '../../agent/serving-cert.ts';
 import { ensureServingCerts, signServingCert, x509 } from '../../control-plane/apiserver/certs.ts';
 

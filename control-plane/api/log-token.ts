@@ -1,6 +1,8 @@
-// Short-lived tokens the API server presents to an agent's log server. The control plane signs
-// them with its CA key (ECDSA P-256, DATA_DIR/ca.key); an agent verifies them with the CA
-// certificate it already holds to trust the API server. No shared secret is distributed, a
+// Short-lived tokens the API server presents to an agent's log, exec, attach and port-forward
+// endpoints: signed here by the control plane, checked there by the agent, so the format lives in
+// the layer both import. The control plane signs them with its CA key (ECDSA P-256,
+// DATA_DIR/ca.key); an agent verifies them with the CA certificate it already holds to trust the
+// API server. No shared secret is distributed, a
 // token names one node and one pod, and it expires within a minute: a token seen on the lab
 // network opens nothing else. Pure node:crypto so the agent bundle stays small.
 import { X509Certificate, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
