@@ -298,4 +298,24 @@ export const Event = kindSchema({
 });
 export type Event = Static<typeof Event>;
 
+/** Configuration as key-value pairs: files or environment for pods (`data` text, `binaryData` base64). */
+export const ConfigMap = kindSchema({
+  data: Type.Optional(StringMap),
+  binaryData: Type.Optional(StringMap),
+  immutable: Type.Optional(Type.Boolean()),
+});
+export type ConfigMap = Static<typeof ConfigMap>;
+
+/**
+ * Like a ConfigMap, for credentials: `data` values are base64. `stringData` is write-only plain
+ * text that the server folds into `data`.
+ */
+export const Secret = kindSchema({
+  type: Type.Optional(Type.String({ default: 'Opaque' })),
+  data: Type.Optional(StringMap),
+  stringData: Type.Optional(StringMap),
+  immutable: Type.Optional(Type.Boolean()),
+});
+export type Secret = Static<typeof Secret>;
+
 export { LabelSelector, OwnerReference };

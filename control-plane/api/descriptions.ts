@@ -14,6 +14,8 @@ const kinds: Record<string, string> = {
   Deployment: 'A Deployment declares the pods an application runs and how many. Changing its pod template rolls the pods over to the new version through a new ReplicaSet.',
   EndpointSlice: 'An EndpointSlice lists some of the endpoints of a Service, with conditions telling whether each one is ready, serving or terminating.',
   Lease: 'A Lease is a heartbeat: each node renews its own in kube-node-lease. labkube keeps Leases in memory, never on disk.',
+  ConfigMap: 'A ConfigMap holds configuration as key-value pairs, which pods read as files or environment variables.',
+  Secret: 'A Secret holds credentials (passwords, keys, certificates) as base64 key-value pairs, which pods read as files or environment variables. Only the admin may read them.',
   PodDisruptionBudget: 'A PodDisruptionBudget limits how many pods of an application evictions may take down at once, so that draining boards keeps it answering.',
 };
 
@@ -132,6 +134,13 @@ const fields: Record<string, string> = {
   'PodDisruptionBudget.status.desiredHealthy': 'Selected pods that must stay Ready.',
   'PodDisruptionBudget.status.expectedPods': 'How many pods the budget counts on.',
 
+  'ConfigMap.data': 'Text values by key. Each key becomes a file name in a volume or can fill an environment variable.',
+  'ConfigMap.binaryData': 'Binary values by key, base64-encoded. A key may be in data or binaryData, not both.',
+  'ConfigMap.immutable': 'If true, data and binaryData can no longer change, and neither can this field.',
+  'Secret.type': 'What the secret holds (Opaque by default); kubernetes.io/tls needs tls.crt and tls.key, kubernetes.io/dockerconfigjson needs .dockerconfigjson.',
+  'Secret.data': 'Values by key, base64-encoded.',
+  'Secret.stringData': 'Write-only plain-text values by key; the server encodes them into data and never stores this field.',
+  'Secret.immutable': 'If true, data can no longer change, and neither can this field.',
   'Lease.spec.holderIdentity': 'Who holds the lease: for a node heartbeat, the node.',
   'Lease.spec.renewTime': 'When the holder last renewed it.',
   'Lease.spec.leaseDurationSeconds': 'How long the holder may go without renewing.',

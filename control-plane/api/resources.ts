@@ -2,6 +2,7 @@
 // from it, the store its keys, the CLI its names and short names. Each kind's rules live in one
 // strategy module under kinds/ (its table entry, defaults, validation, update and delete rules,
 // columns): adding a kind is one new module, imported and added to `strategies` below.
+import { configMapStrategy } from './kinds/configmap.ts';
 import { deploymentStrategy } from './kinds/deployment.ts';
 import { endpointSliceStrategy } from './kinds/endpointslice.ts';
 import { endpointsStrategy } from './kinds/endpoints.ts';
@@ -12,6 +13,7 @@ import { nodeStrategy } from './kinds/node.ts';
 import { podDisruptionBudgetStrategy } from './kinds/poddisruptionbudget.ts';
 import { podStrategy } from './kinds/pod.ts';
 import { replicaSetStrategy } from './kinds/replicaset.ts';
+import { secretStrategy } from './kinds/secret.ts';
 import { serviceStrategy } from './kinds/service.ts';
 import type { KindStrategy, ResourceType } from './kinds/strategy.ts';
 
@@ -20,7 +22,7 @@ export { systemNamespaces } from './kinds/namespace.ts';
 
 // In discovery's order, which `kubectl api-resources` prints.
 const strategies: readonly KindStrategy[] = [
-  namespaceStrategy, nodeStrategy, podStrategy, serviceStrategy, endpointsStrategy, eventStrategy,
+  namespaceStrategy, nodeStrategy, podStrategy, serviceStrategy, endpointsStrategy, eventStrategy, configMapStrategy, secretStrategy,
   replicaSetStrategy, deploymentStrategy, endpointSliceStrategy, podDisruptionBudgetStrategy, leaseStrategy,
 ];
 

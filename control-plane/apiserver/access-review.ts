@@ -73,7 +73,7 @@ export function reviewAccess(app: FastifyInstance, user: User, review: AccessRev
 
 function reviewBody(req: FastifyRequest, kind: 'SelfSubjectAccessReview' | 'SelfSubjectReview'): AccessReview {
   // A SelfSubjectReview's body says nothing the answer needs (the caller is the subject).
-  if (Buffer.isBuffer(req.body)) return kind === 'SelfSubjectReview' ? { kind } : decodeKubeProtobuf(req.body, kind) as AccessReview;
+  if (Buffer.isBuffer(req.body)) return kind === 'SelfSubjectReview' ? { kind } : decodeKubeProtobuf(req.body) as AccessReview;
   const body = parseBody(req.headers['content-type'], req.body as string | undefined) as AccessReview | undefined;
   if (!body || typeof body !== 'object' || Array.isArray(body)) throw new BadRequestError(`the body must be a ${kind}`);
   if (body.kind !== undefined && body.kind !== kind) throw new BadRequestError(`the body is a ${String(body.kind)}, expected a ${kind}`);

@@ -162,7 +162,7 @@ export async function buildApiServer(options: ApiServerOptions): Promise<Fastify
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
-  // Bytes, not text: only the routes that read protobuf (access-review.ts) accept it; parseBody refuses it with a 415.
+  // Bytes, not text: parseBody and the access reviews decode Kubernetes protobuf (kube-protobuf.ts).
   app.addContentTypeParser(kubeProtobufType, { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
   // Decided on the matched route, not the raw URL: `/metric%73` routes to /metrics too. The body
@@ -267,7 +267,7 @@ async function serveResource(app: FastifyInstance, req: FastifyRequest, reply: F
   const options = listing ? listOptions(q, info.verb === 'watch') : {};
   if (!listing) resourceVersionParam(q); // a get serves the latest state, but a malformed version is still a 400
   const body = !bodyVerbs.has(info.verb) || req.body === undefined || req.body === ''
-    ? undefined : parseBody(req.headers['content-type'], req.body as string, info.verb === 'patch' ? 'patch' : 'object');
+    ? undefined : parseBody(req.headers['content-type'], req.body as string | Buffer, info.verb === 'patch' ? 'patch' : 'object');
   const admission = needsAdmission(user, info);
   const admitted = (object: unknown, old?: KubeObject) => admit(user, info, {
     object, ...(old && { old }), pod: (podNs, name) => registry.store.get(keyFor(resourceFor('', 'pods')!, podNs, name)),

@@ -13,6 +13,7 @@
 import { isAlias, isMap, isPair, isScalar, isSeq, Lexer, parseDocument, type Document } from 'yaml';
 import { BadRequestError, TooLargeError, UnsupportedMediaTypeError } from '../api/errors.ts';
 import { applyPatchType } from './field-manager.ts';
+import { decodeKubeProtobuf, kubeProtobufType } from './kube-protobuf.ts';
 import { patchTypes, type PatchType } from './patch.ts';
 
 /**
@@ -47,11 +48,14 @@ const tooDeep = () => new BadRequestError(`the request body nests deeper than ${
  * a join), sent as JSON or YAML as Kubernetes' serializers accept; or a patch, sent with one of
  * the patch media types (patchTypeOf). Any other pairing is a 415, as in Kubernetes.
  */
-export function parseBody(contentType: string | undefined, raw: string | undefined, as: 'object' | 'patch' = 'object'): unknown {
+export function parseBody(contentType: string | undefined, raw: string | Buffer | undefined, as: 'object' | 'patch' = 'object'): unknown {
   const type = mediaType(contentType);
+  // kubectl 1.32+ sends typed objects as Kubernetes protobuf (kube-protobuf.ts); never a patch.
+  if (type === kubeProtobufType && as === 'object') return Buffer.isBuffer(raw) && raw.length > 0 ? decodeKubeProtobuf(raw) : undefined;
+  if (Buffer.isBuffer(raw)) raw = raw.toString('utf8');
   if (as === 'patch') patchTypeOf(contentType);
   else if (!yamlTypes.has(type) && !jsonTypes.has(type)) {
-    throw new UnsupportedMediaTypeError(`the body of the request was in an unknown format: "${shown(type)}" - accepted media types include: application/json, application/yaml`);
+    throw new UnsupportedMediaTypeError(`the body of the request was in an unknown format: "${shown(type)}" - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf`);
   }
   if (raw === undefined || raw === '') return undefined;
   if (yamlTypes.has(type) || type === applyPatchType) return parseYamlBody(raw);

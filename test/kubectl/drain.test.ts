@@ -55,7 +55,8 @@ describe('PodDisruptionBudget status', () => {
 describe('kubectl drain with a PodDisruptionBudget', { timeout: 240_000 }, () => {
   let server: TestServer;
   let hollow: HollowNode[];
-  const kubectl = (args: string[], input?: string) => runCommand('kubectl', args,
+  // The newest kubectl: since 1.32 it sends its created objects and evictions as protobuf.
+  const kubectl = (args: string[], input?: string) => runCommand('/usr/lib/google-cloud-sdk/bin/kubectl.1.33', args,
     { env: { KUBECONFIG: server.kubeconfigPath }, timeoutMs: 120_000, ...(input !== undefined && { input }) });
 
   before(async () => {
