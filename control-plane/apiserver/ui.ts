@@ -1,6 +1,8 @@
-// The live lab dashboard at /ui/ (issue 13): static files only. The page (control-plane/ui) asks
-// for a token and then reads the API like any client, so these routes need no credential
-// (auth.ts lists them in `publicRoutes`) and hold nothing secret.
+// The live lab dashboard at /ui/ (issue 13): static files, and one list. The page
+// (control-plane/ui) asks for a token and then reads the API like any client, so the files need
+// no credential (auth.ts lists them in `publicRoutes`) and hold nothing secret. The one list,
+// `/ui/lists/pods`, is the pods cut to the fields the page draws (ui/pod-projection.ts says why):
+// it takes a token and is authorized exactly as `GET /api/v1/pods`, whose watch then keeps it live.
 //
 // Where the files come from: `npm run bundle` builds them into dist/labkube.mjs as one constant,
 // compressed when the server starts; run from source (tsx: tests, development) the first request
@@ -8,13 +10,21 @@
 import { createHash } from 'node:crypto';
 import { brotliCompressSync, constants as zlib, gzipSync } from 'node:zlib';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { KubeObject } from '../api/meta.ts';
 import { NotFoundError } from '../api/errors.ts';
+import { resourceFor } from '../api/resources.ts';
+import { dashboardPod } from '../ui/pod-projection.ts';
+import { authorize } from './auth.ts';
+import { prefixFor } from './registry.ts';
+import { parseRequestInfo } from './request-info.ts';
 
 /** Set by scripts/bundle.mjs; absent when the server runs from source. */
 declare const __LABKUBE_UI_ASSETS__: string | undefined;
 
-/** The routes registered here; each must be in auth.ts's `publicRoutes`. */
+/** The routes registered here for the page's files; each must be in auth.ts's `publicRoutes`. */
 export const dashboardRoutes = ['/ui', '/ui/', '/ui/:asset'] as const;
+/** Not public: a token is needed, as for the API's own list. */
+export const dashboardPodsRoute = '/ui/lists/pods';
 
 interface Asset { type: string; etag: string; plain: Buffer; gzip: Buffer; brotli: Buffer }
 
@@ -83,4 +93,20 @@ export function registerDashboard(app: FastifyInstance, options: DashboardOption
   app.get(dashboardRoutes[0], async (_req, reply) => reply.redirect('/ui/'));
   app.get(dashboardRoutes[1], async (req, reply) => serve('index.html', req, reply));
   app.get<{ Params: { asset: string } }>(dashboardRoutes[2], async (req, reply) => serve(req.params.asset, req, reply));
+  app.get(dashboardPodsRoute, async (req, reply) => reply.type('application/json; charset=utf-8').send(dashboardPodList(app, req)));
+}
+
+const pods = resourceFor('', 'pods')!;
+const listAllPods = parseRequestInfo('GET', '/api/v1/pods', false);
+
+/**
+ * Every pod, as a PodList of the page's fields, with the revision to watch `/api/v1/pods` from.
+ * Items and revision come from one read of the store, as the API's own list does, so the watch
+ * misses nothing between them.
+ */
+function dashboardPodList(app: FastifyInstance, req: FastifyRequest): string {
+  authorize(req.user!, listAllPods, () => undefined);
+  const { items, revision } = app.registry.store.listJson(prefixFor(pods));
+  const cut = items.map((json) => JSON.stringify(dashboardPod(JSON.parse(json) as KubeObject)));
+  return `{"apiVersion":"v1","kind":"PodList","metadata":{"resourceVersion":"${revision}"},"items":[${cut.join(',')}]}`;
 }

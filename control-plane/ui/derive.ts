@@ -1,15 +1,17 @@
 // What the dashboard shows, derived from API objects: pure functions, tested without a browser.
 // Every state has a word and an icon, never only a colour (projectors and colour-blind viewers).
-import type { Node, Pod } from '../api/core.ts';
+import type { Node } from '../api/core.ts';
 import type { Condition, KubeObject } from '../api/meta.ts';
 import { quantityValue } from '../api/quantity.ts';
+import type { DashboardPod } from './pod-projection.ts';
 
 // From api/node-usage.ts, repeated here because that module brings TypeBox's schemas into the
 // page's bundle; test/ui/derive.test.ts checks the two stay the same.
 export const boardModelAnnotation = 'labkube.io/board-model';
 export const cpuTemperatureAnnotation = 'labkube.io/cpu-temperature';
 
-export type PodObject = Pod & KubeObject;
+/** A pod cut to the fields the page reads (pod-projection.ts). */
+export type PodObject = DashboardPod & KubeObject;
 export type NodeObject = Node & KubeObject;
 
 /** The tone picks a colour; the word and icon carry the meaning on their own. */

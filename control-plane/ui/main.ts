@@ -62,6 +62,7 @@ async function start(token: string): Promise<void> {
   render(html`<${App} api=${api} cluster=${cluster} role=${role} onSignOut=${() => showLogin()} onRefused=${showLogin} />`, root);
 }
 
+performance.mark('labkube:script-start'); // the bench's account: how long before the page's script ran
 root.textContent = ''; // the "Loading…" placeholder: render adds beside what is there
 const token = tokenFromFragment() ?? sessionStorage.getItem(storageKey) ?? undefined;
 if (token) void start(token); else showLogin();

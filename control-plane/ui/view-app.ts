@@ -3,7 +3,7 @@
 // panels and the log panel. Redraws at most once per animation frame however many watch events
 // arrive in it.
 import { html } from 'htm/preact';
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import type { Deployment } from '../api/apps.ts';
 import type { Service } from '../api/core.ts';
 import type { KubeObject } from '../api/meta.ts';
@@ -12,7 +12,7 @@ import type { Api } from './api.ts';
 import type { Cluster, Connection } from './cluster.ts';
 import { podState, waitingReason, type PodObject } from './derive.ts';
 import { failoverTimelines } from './failover.ts';
-import { BoardCard, PodChip, type NodeAction } from './view-board.ts';
+import { BoardCard, deferBoardsBelowWindow, podChip, podKeyOf, revealBoards, type NodeAction } from './view-board.ts';
 import { LogPanel } from './view-logs.ts';
 import { Events, Failovers, Services, Workloads } from './view-panels.ts';
 
@@ -62,11 +62,17 @@ export function App({ api, role, onSignOut, onRefused, cluster }: {
     if (connection.state === 'refused' && connection.error.code === 401) onRefused('The server refused this token (401 Unauthorized). Check it and sign in again.');
   }, [connection]);
 
-  // The first full picture: every list is in and drawn. The bench and the browser test read this mark.
+  // The first full picture: every list is in and drawn. The bench and the browser test read this
+  // mark. Before it is painted, the boards below the window are set aside (view-board.ts says why).
+  const boards = useRef<HTMLElement>(null);
+  useLayoutEffect(() => {
+    if (cluster.synced && !document.body.dataset.picture && boards.current) deferBoardsBelowWindow(boards.current);
+  });
   useEffect(() => {
     if (cluster.synced && !document.body.dataset.picture) {
       document.body.dataset.picture = 'ready';
       performance.mark('labkube:first-picture');
+      if (boards.current) revealBoards(boards.current);
     }
   });
 
@@ -86,6 +92,17 @@ export function App({ api, role, onSignOut, onRefused, cluster }: {
     }
   };
 
+  // One listener for every pod chip (the cards and the waiting lane): the log panel of the one clicked.
+  const openLogs = (event: Event) => {
+    const key = podKeyOf(event);
+    const pod = key === undefined ? undefined : cluster.reflectors.pods.items.get(key);
+    if (pod) setSelected(pod as PodObject);
+  };
+
+  // The lab is drawn once every list is in (or the connection failed, to show what there is):
+  // drawing the boards as the node list arrives, before their pods, was a layout of fifty
+  // cards thrown away a moment later.
+  const drawn = cluster.synced || connection.state !== 'connecting';
   const nodes = cluster.nodes().sort((a, b) => a.metadata.name!.localeCompare(b.metadata.name!));
   const pods = cluster.pods();
   const waiting = pods.filter((p) => !p.spec.nodeName && !p.metadata.deletionTimestamp);
@@ -115,22 +132,22 @@ export function App({ api, role, onSignOut, onRefused, cluster }: {
       Drain ${confirmDrain}? It is cordoned and its pods are deleted so their controllers start them on other boards.
       <button type="button" class="admin" data-action="confirm-drain" onClick=${() => void run('drain', confirmDrain)}>Drain</button>
       <button type="button" onClick=${() => setConfirmDrain(undefined)}>Cancel</button></div>`}
-    <div class="layout">
-      <main>
-        <section class="boards" aria-label="boards">
+    ${drawn && html`<div class="layout">
+      <main onClick=${openLogs}>
+        <section class="boards" aria-label="boards" ref=${boards}>
           ${nodes.map((node) => {
             const name = node.metadata.name!;
             const notReady = !node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
             return html`<${BoardCard} key=${name} node=${node} pods=${[...(cluster.podsByNode.get(name)?.values() ?? [])]}
               metrics=${metrics?.get(name)} version=${cluster.nodeVersions.get(name) ?? 0}
               tick=${Math.floor(now / (notReady ? 1000 : 60_000))} now=${now} admin=${role === 'admin'} busy=${busy === name}
-              onPod=${setSelected} onAction=${act} />`;
+              onAction=${act} />`;
           })}
         </section>
         <section class="waiting" aria-label="waiting for a board" data-role="waiting">
           <h2><span aria-hidden="true">◔</span> Waiting for a board (${waiting.length})</h2>
           ${waiting.length === 0 ? html`<p class="empty">Every pod has a board.</p>` : waiting.slice(0, 100).map((p) => html`<div class="waiting-pod" key=${p.metadata.uid}>
-            <${PodChip} pod=${p} onPod=${setSelected} /> <span class="reason">${waitingReason(p)}</span></div>`)}
+            ${podChip(p)} <span class="reason">${waitingReason(p)}</span></div>`)}
         </section>
       </main>
       <aside class="side">
@@ -139,7 +156,7 @@ export function App({ api, role, onSignOut, onRefused, cluster }: {
         <${Services} services=${cluster.items<Service & KubeObject>('services')} pods=${pods} />
         <${Events} events=${events} boards=${nodes.map((n) => n.metadata.name!)} />
       </aside>
-    </div>
+    </div>`}
     ${selected && html`<${LogPanel} api=${api} pod=${selected} onClose=${() => setSelected(undefined)} />`}
   </div>`;
 }

@@ -7,6 +7,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { pino } from 'pino';
 import type { KubeObject } from '../../control-plane/api/meta.ts';
 import { resourceFor } from '../../control-plane/api/resources.ts';
@@ -71,12 +72,23 @@ try {
     let apiBytes = 0;
     page.on('requestfinished', (request) => void request.sizes().then((s) => {
       const size = s.responseBodySize + s.responseHeadersSize;
-      if (new URL(request.url()).pathname.startsWith('/ui/')) assetBytes.push(size); else apiBytes += size;
+      // The page's files; /ui/lists/ is the dashboard's cut of the pods list, an API read.
+      const path = new URL(request.url()).pathname;
+      if (path.startsWith('/ui/') && !path.startsWith('/ui/lists/')) assetBytes.push(size); else apiBytes += size;
     }));
     const cdp = await context.newCDPSession(page);
     await cdp.send('Performance.enable');
+    // The server and the 50 hollow agents share this process's event loop: how long it stalled
+    // while the page loaded says whether the server was slow to answer or merely busy.
+    const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+    loopDelay.enable();
+    // BENCH_TRACE=FILE: a Chromium trace of the first load, for chrome://tracing or Perfetto.
+    if (process.env.BENCH_TRACE) await browser.startTracing(page, { path: process.env.BENCH_TRACE, screenshots: false });
     await gotoRetrying(page, `${server.url}/ui/#token=${server.viewerToken}`, 120_000);
     await page.waitForSelector('body[data-picture="ready"]', { timeout: 120_000 });
+    if (process.env.BENCH_TRACE) await browser.stopTracing();
+    loopDelay.disable();
+    log(`server event loop while loading: delay p50 ${(loopDelay.percentile(50) / 1e6).toFixed(0)} ms, p99 ${(loopDelay.percentile(99) / 1e6).toFixed(0)} ms, max ${(loopDelay.max / 1e6).toFixed(0)} ms`);
     // The renderer's own account of the first picture: script, style and layout, and the rest.
     const { metrics } = await cdp.send('Performance.getMetrics');
     log(`renderer until the first picture: ${metrics.filter((m) => /^(Script|RecalcStyle|Layout|TaskOther)Duration$|^Nodes$/.test(m.name))
@@ -85,9 +97,18 @@ try {
     const drawn = await page.evaluate(`[document.querySelectorAll('article[data-node]').length, document.querySelectorAll('button[data-pod]').length]`) as number[];
     const listed = (await admin.list(pods)).items.length;
     if (drawn[0] !== boards || drawn[1] !== listed) throw new Error(`first picture had ${drawn[0]} boards and ${drawn[1]} pods; the API has ${listed}`);
-    // Where the time went: each request's start, first byte and last byte, from navigation.
-    const timings = await page.evaluate(`performance.getEntriesByType('resource').map((e) => new URL(e.name).pathname + ' ' + [e.startTime, e.responseStart, e.responseEnd].map(Math.round).join('/'))`) as string[];
-    log(`requests (start/first byte/done ms): ${timings.join(', ')}`);
+    // Where the time went, from navigation: the page itself, the marks it sets (its script
+    // running, each list in and indexed, the picture), and each request.
+    const navigation = await page.evaluate(`(() => { const n = performance.getEntriesByType('navigation')[0]; const s = performance.getEntriesByName('labkube:script-start')[0];
+      return 'page ' + [n.requestStart, n.responseStart, n.responseEnd, n.domInteractive].map(Math.round).join('/') + ' (request/first byte/done/interactive), script ran at ' + (s ? Math.round(s.startTime) : '?'); })()`) as string;
+    log(navigation);
+    log(`marks: ${(await page.evaluate(`performance.getEntriesByType('mark').map((m) => m.name + ' ' + Math.round(m.startTime)).join(', ')`)) as string}`);
+    // Each request until the first picture: its start, its connection's setup (equal to the
+    // start for a connection already open), when it was sent (later: it waited for a free
+    // connection), its first byte and its last.
+    const timings = await page.evaluate(`performance.getEntriesByType('resource').filter((e) => e.startTime <= performance.getEntriesByName('labkube:first-picture')[0].startTime)
+      .map((e) => new URL(e.name).pathname + ' ' + [e.startTime, e.connectStart, e.connectEnd, e.requestStart, e.responseStart, e.responseEnd].map(Math.round).join('/'))`) as string[];
+    log(`requests (start/connect/connected/sent/first byte/done ms): ${timings.join(', ')}`);
     const bytes = assetBytes.reduce((a, b) => a + b, 0);
     log(`first load: ${bytes} bytes of assets in ${assetBytes.length} files (+${apiBytes} bytes of API lists), first picture ${Math.round(firstPicture)} ms (lists in at ${Math.round(listsIn)} ms, drawn ${Math.round(firstPicture - listsIn)} ms later)`);
 

@@ -2,7 +2,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { boardModelAnnotation as apiBoardModel, cpuTemperatureAnnotation as apiTemperature } from '../../control-plane/api/node-usage.ts';
-import { boardModelAnnotation, cpuTemperatureAnnotation, podState, workloadOf, type NodeObject, type PodObject } from '../../control-plane/ui/derive.ts';
+import type { KubeObject } from '../../control-plane/api/meta.ts';
+import { boardModelAnnotation, cpuTemperatureAnnotation, podState, restartsOf, waitingReason, workloadOf, type NodeObject, type PodObject } from '../../control-plane/ui/derive.ts';
+import { dashboardPod } from '../../control-plane/ui/pod-projection.ts';
 import { failoverTimelines, gaps, type EventObject } from '../../control-plane/ui/failover.ts';
 
 const t = (s: number) => new Date(Date.UTC(2026, 11, 2, 8, 0, s)).toISOString().replace('.000Z', 'Z');
@@ -86,9 +88,37 @@ describe('failover timeline', () => {
 });
 
 describe('pod states', () => {
+  test('the page\'s cut of a pod draws the same as the whole pod, and cutting twice changes nothing', () => {
+    const whole = (extra: { nodeName?: string; waiting?: string; deleting?: boolean; scheduled: 'True' | 'False' }) => ({
+      apiVersion: 'v1', kind: 'Pod',
+      metadata: { name: 'web-abc12-x', namespace: 'default', uid: 'u1', resourceVersion: '7', generation: 1, creationTimestamp: t(0),
+        labels: { app: 'web', 'pod-template-hash': 'abc12' }, annotations: { note: 'not drawn' },
+        ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web-abc12', uid: 'rs', controller: true }],
+        ...(extra.deleting && { deletionTimestamp: t(9) }) },
+      spec: { containers: [{ name: 'main', image: 'nginx' }], restartPolicy: 'Always', ...(extra.nodeName && { nodeName: extra.nodeName }) },
+      status: {
+        phase: extra.nodeName ? 'Running' : 'Pending', qosClass: 'BestEffort', podIP: '10.0.0.9',
+        conditions: [
+          { type: 'PodScheduled', status: extra.scheduled, lastTransitionTime: t(1), ...(extra.scheduled === 'False' && { reason: 'Unschedulable', message: '0/3 nodes are available' }) },
+          { type: 'Initialized', status: 'True', lastTransitionTime: t(1) },
+          { type: 'Ready', status: extra.waiting ? 'False' : 'True', lastTransitionTime: t(2) },
+        ],
+        containerStatuses: extra.nodeName ? [{ name: 'main', ready: !extra.waiting, restartCount: 4, image: 'nginx', imageID: 'x', containerID: 'y',
+          state: extra.waiting ? { waiting: { reason: extra.waiting, message: 'back-off' } } : { running: { startedAt: t(2) } } }] : [],
+      },
+    }) as unknown as KubeObject;
+    for (const full of [whole({ scheduled: 'False' }), whole({ nodeName: 'pi-1', scheduled: 'True' }),
+      whole({ nodeName: 'pi-1', scheduled: 'True', waiting: 'CrashLoopBackOff' }), whole({ nodeName: 'pi-1', scheduled: 'True', deleting: true })]) {
+      const cut = dashboardPod(full);
+      const drawn = (p: PodObject) => [podState(p), restartsOf(p), workloadOf(p), waitingReason(p), p.spec.nodeName, p.metadata.labels];
+      assert.deepEqual(drawn(cut), drawn(full as PodObject));
+      assert.deepEqual(dashboardPod(cut), cut);
+    }
+  });
+
   test('every state has a word and an icon', () => {
     const crashing = pod('web-abc12-x', 'pi-1', 0, 0, 1);
-    crashing.status!.containerStatuses = [{ name: 'main', ready: false, restartCount: 3, image: 'nginx', imageID: '', state: { waiting: { reason: 'CrashLoopBackOff' } } }];
+    crashing.status!.containerStatuses = [{ ready: false, restartCount: 3, state: { waiting: { reason: 'CrashLoopBackOff' } } }];
     const terminating = pod('web-abc12-y', 'pi-1', 0, 0, 1);
     terminating.metadata.deletionTimestamp = t(5);
     const states = [pod('web-abc12-p', undefined, 0), pod('web-abc12-c', 'pi-1', 0, 0), crashing, terminating].map(podState);

@@ -11,8 +11,9 @@ import type { FastifyInstance } from 'fastify';
 import { ForbiddenError } from '../../control-plane/api/errors.ts';
 import { authorize, authorizePodLog, publicRoutes, type User } from '../../control-plane/apiserver/auth.ts';
 import { prepareDataDir } from '../../control-plane/apiserver/bootstrap.ts';
-import { dashboardRoutes } from '../../control-plane/apiserver/ui.ts';
-import { buildTestApp, call, podManifest } from '../support/app.ts';
+import { dashboardPodsRoute, dashboardRoutes } from '../../control-plane/apiserver/ui.ts';
+import { dashboardPod } from '../../control-plane/ui/pod-projection.ts';
+import { buildTestApp, call, joinToken, podManifest } from '../support/app.ts';
 
 const viewerToken = 'viewer-token-for-tests';
 const viewer: User = { kind: 'viewer', name: 'labkube:viewer' };
@@ -101,5 +102,16 @@ describe('the dashboard routes', () => {
 
   test('do not open the API: without a token it is still 401', async () => {
     assert.equal((await app.inject({ method: 'GET', url: '/api/v1/pods' })).statusCode, 401);
+    assert.equal((await app.inject({ method: 'GET', url: dashboardPodsRoute })).statusCode, 401);
+  });
+
+  test('list the pods in the page\'s cut, at the API list\'s revision, to a token that may list pods', async () => {
+    const full = await call(app, 'GET', '/api/v1/pods', undefined, asViewer);
+    const cut = await call(app, 'GET', dashboardPodsRoute, undefined, asViewer);
+    assert.equal(cut.status, 200);
+    assert.equal(cut.body.metadata.resourceVersion, full.body.metadata.resourceVersion);
+    assert.deepEqual(cut.body.items, full.body.items.map(dashboardPod));
+    assert.ok(JSON.stringify(cut.body).length < JSON.stringify(full.body).length / 2, 'at most half the bytes');
+    assert.equal((await call(app, 'GET', dashboardPodsRoute, undefined, { token: joinToken })).status, 403);
   });
 });
