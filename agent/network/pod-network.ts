@@ -221,11 +221,27 @@ export class PodNetwork implements PodSandboxNetwork {
   private podDir(uid: string): string { return join(this.o.dataDir, 'pods', uid.replace(/[^A-Za-z0-9-]/g, '_')); }
 
   private async syncOnce(): Promise<void> {
+    if (!this.cidr) await this.adoptExistingBridge();
     if (!this.cidr) return; // nothing to build until the node IPAM controller assigns one
     await this.ensureForwarding();
     await this.ensureBridge(this.cidr);
     await this.ensureRules(this.cidr);
     await this.routes.sync(this.nodes);
+  }
+
+  /**
+   * Before the API has said this node's podCIDR (a board rebooted while the control plane is
+   * down), the bridge network this agent made for this node is still on the last podCIDR the
+   * API assigned: Docker keeps networks across reboots. Taking it lets the checkpointed pods
+   * (checkpoint.ts) start in their sandboxes offline; setNodes() corrects it if the API says
+   * otherwise once it answers.
+   */
+  private async adoptExistingBridge(): Promise<void> {
+    const existing = await this.o.runtime.inspectNetwork(this.networkName);
+    if (!existing?.subnet || existing.labels[networkLabel] !== 'pod' || existing.labels['io.labkube.node'] !== this.o.nodeName) return;
+    if (existing.options['com.docker.network.bridge.name'] !== this.bridgeName) return;
+    this.cidr = normalizeCidr(existing.subnet);
+    this.o.logger?.info({ podCIDR: this.cidr, network: this.networkName }, 'podCIDR taken from the existing pod network until the API says it');
   }
 
   private async ensureForwarding(): Promise<void> {

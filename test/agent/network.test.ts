@@ -153,6 +153,26 @@ test('the bridge follows the node podCIDR, and is recreated on a new one only on
   assert.deepEqual(docker.log, ['create 10.42.1.0/24', 'remove 10.42.1.0/24', 'create 10.42.7.0/24']);
 });
 
+test('offline after a reboot, the podCIDR comes from the bridge this node made; the API corrects it later', async () => {
+  const docker = new FakeNetworks();
+  const before = new PodNetwork({ nodeName: 'b1', runtime: docker, dataDir: '/nonexistent', iptables: quietIptables(), routes: noRoutes('b1'), ipForwardPath: false });
+  await before.setNodes([nodeOf('b1', '10.42.4.0/24', '192.0.2.11')]);
+  // The agent restarts with the control plane down: no Node, but Docker kept the network.
+  const after = new PodNetwork({ nodeName: 'b1', runtime: docker, dataDir: '/nonexistent', iptables: quietIptables(), routes: noRoutes('b1'), ipForwardPath: false });
+  await after.sync('start');
+  assert.equal(after.podCIDR, '10.42.4.0/24');
+  assert.equal(after.sandboxNetwork(), 'labkube');
+  assert.deepEqual(docker.log, ['create 10.42.4.0/24'], 'the network is kept, not recreated');
+  // Another node's network is not taken.
+  const other = new PodNetwork({ nodeName: 'b2', runtime: docker, dataDir: '/nonexistent', iptables: quietIptables(), routes: noRoutes('b2'), ipForwardPath: false });
+  await other.sync('start');
+  assert.equal(other.podCIDR, undefined);
+  // When the API answers with another podCIDR, the bridge follows it.
+  await after.setNodes([nodeOf('b1', '10.42.9.0/24', '192.0.2.11')]);
+  assert.equal(after.podCIDR, '10.42.9.0/24');
+  assert.equal(after.sandboxNetwork(), 'labkube');
+});
+
 // --- the worker and its sandbox ----------------------------------------------------------------
 
 class Api implements PodApi {
