@@ -49,3 +49,6 @@ export function checkImmutableUpdate(current: KubeObject, next: KubeObject, fiel
 /** How many keys a ConfigMap or Secret holds: kubectl's DATA column. */
 export const keyCount = (o: KubeObject, fields: string[]): number =>
   fields.reduce((n, f) => n + Object.keys((o as unknown as Record<string, object | undefined>)[f] ?? {}).length, 0);
+
+/** Standard base64 with padding, as Go's encoding/json decodes a []byte. */
+export const isBase64 = (s: string): boolean => /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(s);

@@ -2,7 +2,7 @@
 // holds text, `binaryData` base64, and a key may be in only one of them.
 import { ConfigMap } from '../core.ts';
 import { ageCol, col, nameCol } from './columns.ts';
-import { checkImmutableUpdate, dataErrors, keyCount } from './config-data.ts';
+import { checkImmutableUpdate, dataErrors, isBase64, keyCount } from './config-data.ts';
 import { resource, type KindStrategy } from './strategy.ts';
 
 const fields = ['data', 'binaryData'];
@@ -20,6 +20,3 @@ export const configMapStrategy: KindStrategy = {
   },
   validateUpdate: (current, next) => checkImmutableUpdate(current, next, fields),
 };
-
-/** Standard base64 with padding, as Go's encoding/json decodes a []byte. */
-export const isBase64 = (s: string): boolean => /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(s);

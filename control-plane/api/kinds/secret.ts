@@ -5,8 +5,7 @@
 import { InvalidError } from '../errors.ts';
 import { Secret } from '../core.ts';
 import { ageCol, col, nameCol } from './columns.ts';
-import { checkImmutableUpdate, dataErrors, keyCount } from './config-data.ts';
-import { isBase64 } from './configmap.ts';
+import { checkImmutableUpdate, dataErrors, isBase64, keyCount } from './config-data.ts';
 import { resource, type KindStrategy } from './strategy.ts';
 
 /** Keys a Secret of these types must hold. */
