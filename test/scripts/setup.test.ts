@@ -46,5 +46,8 @@ test('setup.sh is fast when everything is in place', { timeout: 60_000 }, () => 
   const again = run('bash', ['scripts/setup.sh'], 50_000);
   const ms = Date.now() - t0;
   assert.equal(again.code, 0, `second setup.sh failed:\n${again.err}`);
-  assert.ok(ms < 5_000, `warm setup.sh took ${ms} ms`);
+  // Warm means nothing installed or built again: any such step (apt, npm ci, an image build)
+  // takes minutes. 15 s leaves room for a machine busy with the rest of the suite (5.3 s was
+  // measured once at 5 s), and still tells a warm run from one that rebuilt something.
+  assert.ok(ms < 15_000, `warm setup.sh took ${ms} ms`);
 });
